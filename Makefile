@@ -1,0 +1,32 @@
+# Developer entry points. `make test` is what CI runs (.ci/run).
+PYTHON ?= python3
+VENV := .venv
+ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install run test-servers test lint
+
+# The venv is (re)installed whenever pyproject.toml changes; the stamp records the last install.
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -e '.[dev]'
+	touch $@
+
+.venv: $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/certify-tui $(ARGS)
+
+# Pebble + challtestsrv into .cache/pebble/ (the script is a no-op once done).
+test-servers:
+	scripts/fetch-test-servers.sh
+
+test: install test-servers
+	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .

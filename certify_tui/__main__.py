@@ -1,0 +1,3 @@
+from certify_tui.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The ACME (RFC 8555) conversation, on the `acme` and `josepy` libraries."""

@@ -1,0 +1,150 @@
+"""One ACME session: a directory, an account key and a network, used by one thread.
+
+Built from the library's public calls (`ClientNetwork.post`, `ClientV2.get_directory`,
+`answer_challenge`, `new_account`) plus our own order and polling code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import josepy as jose
+import requests
+from acme import client as acme_client
+from acme import messages
+
+from certify_tui.ca.network import RetryingNetwork, jwk_and_alg
+from certify_tui.ca.problems import translate
+from certify_tui.errors import CertifyError, UsageError
+from certify_tui.keys import PrivateKey
+
+PEM_CHAIN = "application/pem-certificate-chain"
+
+
+class NewOrderRequest(messages.NewOrder):
+    """newOrder with ARI's `replaces` (RFC 9773), which the library does not send."""
+
+    replaces: str | None = jose.field("replaces", omitempty=True)
+
+
+@dataclass
+class Order:
+    uri: str
+    body: messages.Order
+    authorizations: list[tuple[str, messages.Authorization]] = field(default_factory=list)
+
+
+class AcmeSession:
+    def __init__(self, directory_url: str, account_key: PrivateKey, *, ca_bundle: str | None = None,
+                 account_uri: str | None = None, timeout: int = 30) -> None:
+        self.directory_url = directory_url
+        jwk, alg = jwk_and_alg(account_key)
+        self.jwk = jwk
+        self.net = RetryingNetwork(jwk, alg=alg, verify_ssl=ca_bundle or True, timeout=timeout)
+        if account_uri:
+            self.net.account = messages.RegistrationResource(uri=account_uri, body=messages.Registration())
+        self.directory = self._call(lambda: acme_client.ClientV2.get_directory(directory_url, self.net))
+        self.client = acme_client.ClientV2(self.directory, self.net)
+
+    # -- directory facts -------------------------------------------------------------------------
+    @property
+    def meta(self) -> Any:
+        return getattr(self.directory, "meta", None)
+
+    @property
+    def terms_of_service(self) -> str | None:
+        return getattr(self.meta, "terms_of_service", None) if self.meta else None
+
+    @property
+    def requires_eab(self) -> bool:
+        return bool(self.meta and getattr(self.meta, "external_account_required", False))
+
+    @property
+    def profiles(self) -> dict[str, str]:
+        return dict(getattr(self.meta, "profiles", None) or {}) if self.meta else {}
+
+    # -- account ---------------------------------------------------------------------------------
+    def register(self, email: str | None, *, agree_tos: bool, eab_kid: str | None = None,
+                 eab_hmac_key: str | None = None) -> messages.RegistrationResource:
+        eab = None
+        if eab_kid or eab_hmac_key:
+            if not (eab_kid and eab_hmac_key):
+                raise UsageError("External Account Binding needs both --eab-kid and --eab-hmac-key.")
+            try:
+                eab = messages.ExternalAccountBinding.from_data(
+                    account_public_key=self.jwk.public_key(), kid=eab_kid, hmac_key=eab_hmac_key,
+                    directory=self.directory)
+            except (ValueError, jose.DeserializationError) as exc:
+                raise UsageError("The EAB HMAC key is not valid base64url.") from exc
+        elif self.requires_eab:
+            raise UsageError(
+                "This CA requires External Account Binding: pass --eab-kid and --eab-hmac-key "
+                "from your account page at the CA.")
+        registration = messages.NewRegistration.from_data(
+            email=email, terms_of_service_agreed=agree_tos, external_account_binding=eab)
+        return self._call(lambda: self.client.new_account(registration))
+
+    def deactivate(self) -> None:
+        regr = self.net.account
+        self._call(lambda: self.client.deactivate_registration(regr))
+
+    # -- orders ----------------------------------------------------------------------------------
+    def post_as_get(self, url: str, **kwargs: Any) -> requests.Response:
+        return self._call(lambda: self.net.post(url, None, new_nonce_url=self.directory["newNonce"], **kwargs))
+
+    def post(self, url: str, obj: Any) -> requests.Response:
+        return self._call(lambda: self.net.post(url, obj, new_nonce_url=self.directory["newNonce"]))
+
+    def new_order(self, names: list[str], *, profile: str | None = None, replaces: str | None = None) -> Order:
+        identifiers = [messages.Identifier(typ=messages.IDENTIFIER_FQDN, value=n) for n in names]
+        kwargs: dict[str, Any] = {"identifiers": identifiers}
+        if profile:
+            kwargs["profile"] = profile
+        if replaces:
+            kwargs["replaces"] = replaces
+        response = self.post(self.directory["newOrder"], NewOrderRequest(**kwargs))
+        body = messages.Order.from_json(response.json())
+        order = Order(uri=response.headers.get("Location", ""), body=body)
+        for url in body.authorizations:
+            order.authorizations.append((url, self.fetch_authorization(url)[0]))
+        return order
+
+    def fetch_authorization(self, url: str) -> tuple[messages.Authorization, requests.Response]:
+        response = self.post_as_get(url)
+        return messages.Authorization.from_json(response.json()), response
+
+    def fetch_order(self, url: str) -> tuple[messages.Order, requests.Response]:
+        response = self.post_as_get(url)
+        return messages.Order.from_json(response.json()), response
+
+    def answer(self, challenge: messages.ChallengeBody, response: Any) -> None:
+        self._call(lambda: self.client.answer_challenge(challenge, response))
+
+    def begin_finalize(self, order: Order, csr_pem: bytes) -> messages.Order:
+        from cryptography import x509
+
+        csr = x509.load_pem_x509_csr(csr_pem)
+        response = self.post(order.body.finalize, messages.CertificateRequest(csr=csr))
+        return messages.Order.from_json(response.json())
+
+    def download_chains(self, certificate_url: str) -> list[str]:
+        """The default chain first, then the alternates the CA offers (Link rel="alternate")."""
+        # Passing headers replaces the library's default, so Content-Type must be given again.
+        headers = {"Accept": PEM_CHAIN, "Content-Type": self.net.JOSE_CONTENT_TYPE}
+        response = self.post_as_get(certificate_url, headers=headers)
+        chains = [response.text]
+        for link in requests.utils.parse_header_links(response.headers.get("Link", "")):
+            if link.get("rel") == "alternate" and link.get("url"):
+                chains.append(self.post_as_get(link["url"], headers=dict(headers)).text)
+        return chains
+
+    def _call(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except CertifyError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every library failure becomes one readable error
+            last = self.net.last_response if hasattr(self, "net") else None
+            retry_after = last.headers.get("Retry-After") if last is not None else None
+            raise translate(exc, url=self.directory_url, retry_after=retry_after) from exc

@@ -1,0 +1,74 @@
+"""ACME problem documents and transport failures, turned into one clear sentence each."""
+
+from __future__ import annotations
+
+import requests
+from acme import errors as acme_errors
+from acme import messages
+
+from certify_tui.ca.polling import retry_after_seconds
+from certify_tui.errors import CAError, CertifyError, OperationError
+
+
+def _who(problem: messages.Error, identifier: str | None) -> str:
+    if problem.identifier is not None:
+        return str(problem.identifier.value)
+    return identifier or "the request"
+
+
+def describe_problem(problem: messages.Error, identifier: str | None = None,
+                     retry_after: str | None = None) -> str:
+    code = problem.code or str(problem.typ).rsplit(":", 1)[-1]
+    detail = (problem.detail or problem.title or problem.description or "no detail given").strip()
+    who = _who(problem, identifier)
+    if code == "rateLimited":
+        wait = retry_after_seconds(retry_after)
+        when = f" Retry after {retry_after} ({wait / 60:.0f} min)." if wait is not None else ""
+        return f"The CA's rate limit was reached: {detail}.{when}"
+    if code == "rejectedIdentifier":
+        return f"The CA will not issue for {who}: {detail}"
+    if code == "unauthorized":
+        return f"{who}: the CA could not confirm you control this name: {detail}"
+    if code == "connection":
+        return f"{who}: the CA could not connect to validate it: {detail}"
+    if code == "dns":
+        return f"{who}: the CA's DNS lookup failed: {detail}"
+    if code == "caa":
+        return f"{who}: a CAA record forbids this CA from issuing: {detail}"
+    if code == "incorrectResponse":
+        return f"{who}: the CA got a wrong challenge response: {detail}"
+    if code == "tls":
+        return f"{who}: TLS error during validation: {detail}"
+    if code == "externalAccountRequired":
+        return "This CA requires External Account Binding: pass --eab-kid and --eab-hmac-key from your CA account."
+    if code == "accountDoesNotExist":
+        return "The CA does not know this account (deactivated or from another CA): add the account again."
+    if code == "badNonce":
+        return "The CA kept rejecting request nonces; try again later."
+    if code == "compound" and problem.subproblems:
+        return "; ".join(describe_problem(sub, identifier) for sub in problem.subproblems)
+    text = f"{who}: {detail}" if identifier or problem.identifier else detail
+    return f"The CA refused: {text}"
+
+
+def translate(exc: BaseException, *, url: str | None = None, identifier: str | None = None,
+              retry_after: str | None = None) -> CertifyError:
+    """Any exception raised while talking to a CA -> a CertifyError with a readable message."""
+    if isinstance(exc, CertifyError):
+        return exc
+    if isinstance(exc, messages.Error):
+        return CAError(describe_problem(exc, identifier, retry_after), problem_type=exc.code,
+                       detail=str(exc), retry_after=retry_after)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return OperationError(
+            f"TLS verification of the CA at {url or 'its URL'} failed; for a private or test CA give its "
+            f"trust bundle with --ca-bundle.", detail=str(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return OperationError(f"Cannot reach the CA at {url or 'its URL'}: connection failed.", detail=str(exc))
+    if isinstance(exc, requests.exceptions.Timeout):
+        return OperationError(f"The CA at {url or 'its URL'} did not answer in time.", detail=str(exc))
+    if isinstance(exc, acme_errors.ClientError):
+        return CAError(f"Unexpected answer from the CA at {url or 'its URL'}.", detail=str(exc))
+    if isinstance(exc, acme_errors.Error):
+        return CAError(f"ACME error: {exc}", detail=repr(exc))
+    return OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc))

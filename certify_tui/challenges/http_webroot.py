@@ -1,0 +1,55 @@
+"""http-01 through files in an existing web server's document root."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.errors import OperationError
+from certify_tui.paths import atomic_write
+from certify_tui.plugins import Param
+
+WELL_KNOWN = (".well-known", "acme-challenge")
+
+
+class WebrootHttpProvider(ChallengeProvider):
+    id = "webroot"
+    challenge_type = "http-01"
+    title = "Web server document root"
+    description = "Writes token files under the site's document root, which your web server serves."
+    params = (
+        Param("path", "Document root", type="path", required=True,
+              help="The folder your web server serves for http://<name>/ (e.g. /var/www/html)."),
+    )
+
+    def describe(self) -> str:
+        return f"token files under {self.options['path']}/.well-known/acme-challenge/"
+
+    def _challenge_dir(self) -> Path:
+        return Path(self.options["path"]).joinpath(*WELL_KNOWN)
+
+    def prepare(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
+        root = Path(self.options["path"])
+        if not root.is_dir():
+            raise OperationError(f"Webroot '{root}' does not exist or is not a folder.")
+        folder = self._challenge_dir()
+        try:
+            # The web server's user must read these, so they are world-readable (they are public by design).
+            folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OperationError(f"Cannot create '{folder}': {exc.strerror or exc}.") from exc
+        for task in tasks:
+            atomic_write(folder / task.token, task.validation.encode(), mode=0o644)
+            log.info(f"wrote {folder / task.token}", task.identifier)
+
+    def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
+        folder = self._challenge_dir()
+        for task in tasks:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(folder / task.token)
+        # Leave the folders if the site keeps other files there; remove them only when empty.
+        for path in (folder, folder.parent):
+            with contextlib.suppress(OSError):
+                path.rmdir()

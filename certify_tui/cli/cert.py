@@ -1,0 +1,133 @@
+"""`certify-tui cert ...`"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli.output import days_left, print_fields, print_json, print_table
+from certify_tui.events import ProgressEvent
+from certify_tui.keys import KEY_TYPES
+from certify_tui.lifecycle import Core
+from certify_tui.plugins import parse_option_pairs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    cert = sub.add_parser("cert", help="managed certificates")
+    actions = cert.add_subparsers(dest="action", metavar="ACTION", required=True)
+
+    add = actions.add_parser("add", help="add a managed certificate (does not order it yet)")
+    add.add_argument("name", help="a short name: letters, digits, '.', '_' and '-'")
+    add.add_argument("--domain", "-d", action="append", required=True, metavar="D",
+                     help="a name to include (repeat; the first is the primary)")
+    add.add_argument("--account", metavar="EMAIL", help="the account to use (needed when there are several)")
+    add.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
+    add.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
+    add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
+                     help="provider option (standalone: address, port; webroot: path)")
+    add.add_argument("--key-type", default="ec256", choices=list(KEY_TYPES))
+    add.add_argument("--reuse-key", action="store_true", help="keep the same private key across renewals")
+    add.add_argument("--preferred-chain", metavar="ISSUER_CN", help="prefer the chain up to this issuer")
+    add.add_argument("--profile", help="ACME profile to ask the CA for (if it lists profiles)")
+    add.add_argument("--no-auto-renew", action="store_true", help="do not renew automatically")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(run=_add)
+
+    lst = actions.add_parser("list", help="list managed certificates")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(run=_list)
+
+    for verb, helptext, run in (("show", "show one certificate", _show),
+                                ("preview", "show what a request would do", _preview)):
+        p = actions.add_parser(verb, help=helptext)
+        p.add_argument("name")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(run=run)
+
+    req = actions.add_parser("request", help="order, validate, fetch and store the certificate now")
+    req.add_argument("name")
+    req.add_argument("--json", action="store_true")
+    req.set_defaults(run=_request)
+
+    rm = actions.add_parser("remove", help="stop managing a certificate and delete its files")
+    rm.add_argument("name")
+    rm.add_argument("--keep-files", action="store_true", help="leave the certificate's files on disk")
+    rm.set_defaults(run=_remove)
+
+
+def _add(core: Core, args: argparse.Namespace) -> int:
+    cert = core.add_certificate(
+        name=args.name, domains=args.domain, account=args.account, challenge=args.challenge,
+        provider=args.provider, options=parse_option_pairs(args.option), key_type=args.key_type,
+        reuse_key=args.reuse_key, preferred_chain=args.preferred_chain, profile=args.profile,
+        auto_renew=not args.no_auto_renew)
+    if args.json:
+        print_json(core.certificate_view(cert))
+    else:
+        print(f"Added {cert.name} for {', '.join(cert.identifiers)}. Next: certify-tui cert preview {cert.name}, "
+              f"then certify-tui cert request {cert.name}.")
+    return 0
+
+
+def _list(core: Core, args: argparse.Namespace) -> int:
+    views = [core.certificate_view(c) for c in core.list_certificates()]
+    if args.json:
+        print_json(views)
+        return 0
+    rows = []
+    for v in views:
+        others = len(v["identifiers"]) - 1
+        domain = v["primary_identifier"] + (f" (+{others})" if others else "")
+        rows.append((v["name"], domain, v["status"], days_left(v["not_after"]),
+                     (v["next_attempt"] or "-")[:16].replace("T", " "), v["last_error"] or ""))
+    print_table(("name", "domains", "status", "expires", "next renewal", "last error"), rows,
+                empty="No certificates yet. Add one: certify-tui cert add NAME --domain example.com")
+    return 0
+
+
+def _show(core: Core, args: argparse.Namespace) -> int:
+    view = core.certificate_view(core.get_certificate(args.name))
+    if args.json:
+        print_json(view)
+        return 0
+    files = view["files"] or {}
+    print_fields([
+        ("Name", view["name"]), ("Identifiers", view["identifiers"]), ("Status", view["status"]),
+        ("Account", f"{view['account']} ({view['ca']})"), ("Key type", view["key_type"]),
+        ("Serial", view["serial"]), ("Issuer", view["issuer"]), ("Not before", view["not_before"]),
+        ("Not after", view["not_after"]), ("Next renewal", view["next_attempt"]),
+        ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
+        *[(f"File {role}", path) for role, path in files.items()],
+    ])
+    return 0
+
+
+def _preview(core: Core, args: argparse.Namespace) -> int:
+    plan = core.preview(args.name)
+    if args.json:
+        print_json(plan.to_dict())
+    else:
+        print(plan.render_text())
+    return 0
+
+
+def _request(core: Core, args: argparse.Namespace) -> int:
+    def show(event: ProgressEvent) -> None:
+        if args.verbose and not args.json:
+            print(event.line(), file=sys.stderr)
+
+    result = core.request(args.name, on_event=show)
+    if args.json:
+        print_json(core.certificate_view(core.get_certificate(args.name)))
+    else:
+        v = result.version
+        print(f"Issued {result.name}: serial {v.serial}, valid until {v.not_after:%Y-%m-%d %H:%M} UTC "
+              f"({result.seconds:.2f} s). Files: {v.files['fullchain']}")
+    return 0
+
+
+def _remove(core: Core, args: argparse.Namespace) -> int:
+    core.remove_certificate(args.name, delete_files=not args.keep_files)
+    print(f"Removed {args.name}.")
+    return 0

@@ -1,0 +1,73 @@
+"""Entry point: `certify-tui [--data-dir DIR] [--database URL] [COMMAND ...]`.
+
+Without a command it opens the TUI. Errors print one line on stderr (details with -v):
+exit 0 on success, 1 when the operation failed, 2 for bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from certify_tui import __version__
+from certify_tui.cli import account, cert
+from certify_tui.errors import CertifyError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # argparse's own usage errors already exit 2; keep them to one readable line plus usage.
+        self.print_usage(sys.stderr)
+        print(f"certify-tui: error: {message}", file=sys.stderr)
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="certify-tui", description="ACME certificates from the terminal.")
+    parser.add_argument("--data-dir", metavar="DIR", help="data folder (else $CERTIFY_TUI_DATA_DIR, else the default)")
+    parser.add_argument("--database", metavar="URL", help="database URL (default: SQLite in the data folder)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show progress and error details")
+    parser.add_argument("--version", action="version", version=f"certify-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    account.register(sub)
+    cert.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.verbose:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setLevel(logging.WARNING)  # progress is printed by the command itself
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger("certify_tui").addHandler(handler)
+    from certify_tui.lifecycle import Core
+
+    try:
+        core = Core.open(args.data_dir, args.database)
+        try:
+            if args.command is None:
+                from certify_tui.tui.app import run_tui
+
+                return run_tui(core)
+            return int(args.run(core, args))
+        finally:
+            core.close()
+    except CertifyError as exc:
+        print(f"certify-tui: error: {exc.message}", file=sys.stderr)
+        if args.verbose and exc.detail:
+            print(exc.detail, file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("certify-tui: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - never a traceback for a user; -v shows it
+        print(f"certify-tui: error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        if args.verbose:
+            import traceback
+
+            traceback.print_exc()
+        return EXIT_FAILED

@@ -1,0 +1,78 @@
+"""Progress of a request, written to the certificate's log and handed to whichever face asked.
+
+The TUI turns events into messages from its worker; the CLI prints them with -v; the log file
+keeps them with timestamps. Secrets never reach here: callers pass redacted text only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from certify_tui.errors import OperationError
+
+app_log = logging.getLogger("certify_tui")
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    step: str  # order, authorization, validation, finalize, download, store, deploy, done, failed, info
+    message: str
+    identifier: str | None = None
+    ok: bool | None = None  # None: in progress or informational; True: done; False: failed
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def line(self) -> str:
+        who = f" [{self.identifier}]" if self.identifier else ""
+        return f"{self.at.isoformat(timespec='milliseconds')} {self.step:<13}{who} {self.message}"
+
+
+ProgressCallback = Callable[[ProgressEvent], None]
+
+
+class Cancelled(OperationError):
+    def __init__(self) -> None:
+        super().__init__("Cancelled; nothing was replaced.")
+
+
+class RequestLog:
+    """One request's step log: appended to a file, forwarded to a callback, checked for cancellation."""
+
+    def __init__(self, path: Path | None = None, on_event: ProgressCallback | None = None,
+                 cancel: threading.Event | None = None, name: str = "") -> None:
+        self.path = path
+        self.on_event = on_event
+        self.cancel = cancel
+        self.name = name
+        self.events: list[ProgressEvent] = []
+        self._lock = threading.Lock()
+
+    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
+        event = ProgressEvent(step, message, identifier, ok)
+        with self._lock:
+            self.events.append(event)
+            if self.path is not None:
+                self._append(event.line())
+        app_log.info("%s: %s", self.name, event.line()) if self.name else app_log.info(event.line())
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def info(self, message: str, identifier: str | None = None) -> None:
+        self.step("info", message, identifier)
+
+    def check_cancelled(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled()
+
+    def _append(self, line: str) -> None:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
+            with open(self.path, "a", encoding="utf-8") as handle:  # type: ignore[arg-type]
+                handle.write(line + "\n")
+        except OSError as exc:
+            # A log that cannot be written must not stop a renewal; the app log still has the line.
+            app_log.warning("cannot write %s: %s", self.path, exc)

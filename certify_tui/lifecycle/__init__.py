@@ -1,0 +1,97 @@
+"""The use cases every face calls: accounts, certificates, preview, request, remove.
+
+The TUI, the CLI and the local API hold a `Core` and call its methods; nothing else in the
+package is their business.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import peewee
+
+from certify_tui.events import ProgressCallback
+from certify_tui.lifecycle import accounts, certificates, request
+from certify_tui.paths import DataDir
+from certify_tui.plan import Plan
+from certify_tui.store import close_database, database_url_for, open_database
+from certify_tui.store.models import Account, ManagedCertificate
+
+_app_handler: logging.FileHandler | None = None
+
+
+@dataclass
+class Core:
+    data: DataDir
+    db: peewee.Database
+
+    @classmethod
+    def open(cls, data_dir: str | None = None, database: str | None = None) -> Core:
+        data = DataDir.resolve(data_dir).create()
+        _log_to_file(data)
+        db = open_database(database or database_url_for(data.database_path))
+        return cls(data, db)
+
+    def close(self) -> None:
+        close_database()
+
+    # -- accounts ---------------------------------------------------------------------------------
+    def add_account(self, **kwargs: Any) -> Account:
+        return accounts.add_account(**kwargs)
+
+    def list_accounts(self) -> list[Account]:
+        return accounts.list_accounts()
+
+    def find_account(self, ref: str | None) -> Account:
+        return accounts.find_account(ref)
+
+    def deactivate_account(self, ref: str) -> Account:
+        return accounts.deactivate_account(ref)
+
+    def account_view(self, account: Account) -> dict[str, Any]:
+        return accounts.account_view(account)
+
+    # -- certificates -----------------------------------------------------------------------------
+    def add_certificate(self, **kwargs: Any) -> ManagedCertificate:
+        return certificates.add_certificate(self.data, **kwargs)
+
+    def list_certificates(self) -> list[ManagedCertificate]:
+        return certificates.list_certificates()
+
+    def get_certificate(self, name: str) -> ManagedCertificate:
+        return certificates.get_certificate(name)
+
+    def certificate_view(self, cert: ManagedCertificate) -> dict[str, Any]:
+        return certificates.certificate_view(self.data, cert)
+
+    def remove_certificate(self, name: str, *, delete_files: bool = True) -> None:
+        certificates.remove_certificate(self.data, name, delete_files=delete_files)
+
+    def preview(self, name: str) -> Plan:
+        return certificates.preview(self.data, certificates.get_certificate(name))
+
+    def request(self, name: str, *, on_event: ProgressCallback | None = None,
+                cancel: threading.Event | None = None) -> request.RequestResult:
+        return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel)
+
+    def certificate_log(self, name: str) -> str:
+        path = self.data.certificate_log(certificates.get_certificate(name).name)
+        return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _log_to_file(data: DataDir) -> None:
+    """Send the app log to this data folder's file (one handler per process, moved if the folder changes)."""
+    global _app_handler
+    if _app_handler is not None and _app_handler.baseFilename == str(data.app_log):
+        return
+    logger = logging.getLogger("certify_tui")
+    if _app_handler is not None:
+        logger.removeHandler(_app_handler)
+        _app_handler.close()
+    _app_handler = logging.FileHandler(data.app_log, encoding="utf-8")
+    _app_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger.addHandler(_app_handler)
+    logger.setLevel(logging.INFO)

@@ -1,0 +1,147 @@
+"""Managed certificates: add, list, show, preview, remove."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from certify_tui.certfiles import CertificateFiles
+from certify_tui.challenges.rules import Rule, make_rule, provider_from, redacted, rule_for
+from certify_tui.errors import NotFoundError, UsageError
+from certify_tui.identifiers import check_identifiers
+from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
+from certify_tui.lifecycle.accounts import find_account
+from certify_tui.paths import DataDir, check_certificate_name
+from certify_tui.plan import FileStep, Plan, ValidationStep
+from certify_tui.renewal import policy
+from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate
+
+DEPLOYMENT_MODES = {"files": "Files only: the live files are kept current, no server is changed",
+                    "none": "None: certificates are stored in the archive and live folders only"}
+
+
+def check_names(names: list[str], rules: list[Rule], account: Account) -> list[str]:
+    return check_identifiers(names, allow_internal=account.allow_internal_names,
+                             challenge_for=lambda n: rule_for(rules, n)["challenge"])
+
+
+def add_certificate(data: DataDir, *, name: str, domains: list[str], account: str | None = None,
+                    challenge: str = "http-01", provider: str | None = None,
+                    options: dict[str, Any] | None = None, rules: list[Rule] | None = None,
+                    key_type: str = DEFAULT_KEY_TYPE, reuse_key: bool = False,
+                    preferred_chain: str | None = None, profile: str | None = None,
+                    renewal: dict[str, Any] | None = None, auto_renew: bool = True,
+                    deployment_mode: str = "files") -> ManagedCertificate:
+    name = check_certificate_name(name.strip())
+    if ManagedCertificate.select().where(ManagedCertificate.name == name).exists():
+        raise UsageError(f"A certificate named '{name}' already exists.")
+    acct = find_account(account)
+    rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
+             for r in rules] if rules else [make_rule(challenge, provider, options)]
+    identifiers = check_names(domains, rules, acct)
+    if deployment_mode not in DEPLOYMENT_MODES:
+        raise UsageError(f"Unknown deployment mode '{deployment_mode}'; choose one of: {', '.join(DEPLOYMENT_MODES)}.")
+    return ManagedCertificate.create(
+        name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
+        challenge_rules=rules, key_type=check_key_type(key_type), reuse_key=reuse_key,
+        preferred_chain=(preferred_chain or None), profile=(profile or None),
+        deployment={"mode": deployment_mode, "tasks": []}, renewal=renewal or {"percent": policy.DEFAULT_PERCENT},
+        auto_renew=auto_renew, status="new",
+    )
+
+
+def list_certificates() -> list[ManagedCertificate]:
+    return list(ManagedCertificate.select().order_by(ManagedCertificate.name))
+
+
+def get_certificate(name: str) -> ManagedCertificate:
+    cert = ManagedCertificate.get_or_none(ManagedCertificate.name == name)
+    if cert is None:
+        raise NotFoundError(f"No certificate named '{name}'.")
+    return cert
+
+
+def current_version(cert: ManagedCertificate) -> CertificateVersion | None:
+    return (CertificateVersion.select().where(CertificateVersion.certificate == cert)
+            .order_by(CertificateVersion.version.desc()).first())
+
+
+def remove_certificate(data: DataDir, name: str, *, delete_files: bool = True) -> None:
+    cert = get_certificate(name)
+    cert.delete_instance(recursive=True)
+    if delete_files:
+        CertificateFiles(data.certificates, cert.name).remove_all()
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def certificate_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
+    """Everything a face shows about one certificate (secrets masked)."""
+    version = current_version(cert)
+    files = CertificateFiles(data.certificates, cert.name)
+    account: Account = cert.account
+    return {
+        "name": cert.name,
+        "identifiers": list(cert.identifiers),
+        "primary_identifier": cert.primary_identifier,
+        "status": cert.status,
+        "account": account.email,
+        "ca": account.ca_name or account.directory_url,
+        "key_type": cert.key_type,
+        "reuse_key": cert.reuse_key,
+        "preferred_chain": cert.preferred_chain,
+        "profile": cert.profile,
+        "challenge_rules": [redacted(r) for r in cert.challenge_rules],
+        "deployment": cert.deployment,
+        "renewal": cert.renewal,
+        "auto_renew": cert.auto_renew,
+        "serial": version.serial if version else None,
+        "fingerprint_sha256": version.fingerprint_sha256 if version else None,
+        "issuer": version.issuer if version else None,
+        "not_before": _iso(cert.not_before),
+        "not_after": _iso(cert.not_after),
+        "date_issued": _iso(cert.date_issued),
+        "last_attempt": _iso(cert.last_attempt),
+        "next_attempt": _iso(cert.next_attempt),
+        "failure_count": cert.failure_count,
+        "last_error": cert.last_error,
+        "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
+        "files": {role: str(path) for role, path in files.live_files().items()} if files.has_live() else None,
+    }
+
+
+def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
+    account: Account = cert.account
+    rules: list[Rule] = cert.challenge_rules
+    warnings: list[str] = []
+    validations = []
+    for identifier in cert.identifiers:
+        rule = rule_for(rules, identifier)
+        provider = provider_from(rule)
+        validations.append(ValidationStep(identifier, rule["challenge"], provider.id, provider.describe(),
+                                          rule["pattern"], provider.redact(provider.options)))
+    files = CertificateFiles(data.certificates, cert.name)
+    modes = {"privkey": "0600"}
+    file_steps = [FileStep(role, str(path), modes.get(role, "0644")) for role, path in files.live_files().items()]
+    if cert.reuse_key and not files.has_live():
+        warnings.append("reuse key is on but no key exists yet: a new key will be generated")
+    mode = (cert.deployment or {}).get("mode", "files")
+    next_renewal = None
+    if cert.not_before and cert.not_after:
+        next_renewal = policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)
+    if not cert.auto_renew:
+        warnings.append("automatic renewal is off")
+    if account.status != "valid":
+        warnings.append(f"the account {account.email} is {account.status}")
+    return Plan(
+        certificate=cert.name, account=account.email, ca=account.ca_name or "custom CA",
+        directory_url=account.directory_url, identifiers=list(cert.identifiers),
+        primary=cert.primary_identifier, key_type=cert.key_type,
+        reuse_key=bool(cert.reuse_key and files.has_live()), preferred_chain=cert.preferred_chain,
+        profile=cert.profile, validations=validations, files=file_steps, deployment_mode=mode,
+        deployment=[DEPLOYMENT_MODES.get(mode, mode)], tasks=[t.get("title", t.get("type", "task"))
+                                                             for t in (cert.deployment or {}).get("tasks", [])],
+        renewal=policy.describe(cert.renewal) + ("" if cert.auto_renew else " (automatic renewal off)"),
+        next_renewal=next_renewal, warnings=warnings,
+    )

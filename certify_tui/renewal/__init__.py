@@ -1,0 +1,1 @@
+"""Deciding when certificates renew, and retrying failures without hammering the CA."""

@@ -1,0 +1,49 @@
+"""When a certificate is due, as pure functions of its dates and settings.
+
+Works on the certificate's real lifetime so a 6-day certificate renews in time as surely
+as a 90-day one; fixed day counts are honoured only when the user sets them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+DEFAULT_PERCENT = 75.0
+FIRST_RETRY = timedelta(minutes=5)
+MAX_RETRY = timedelta(days=1)
+
+
+def renewal_due(not_before: datetime, not_after: datetime, settings: dict[str, Any] | None = None) -> datetime:
+    """The moment renewal becomes due.
+
+    settings: {"percent": 75} (default), or {"days_before": N} before expiry, or
+    {"days_after": N} after issuance; the result never falls after expiry minus a tenth of the lifetime.
+    """
+    settings = settings or {}
+    lifetime = not_after - not_before
+    latest = not_after - lifetime / 10
+    if settings.get("days_before") is not None:
+        due = not_after - timedelta(days=float(settings["days_before"]))
+    elif settings.get("days_after") is not None:
+        due = not_before + timedelta(days=float(settings["days_after"]))
+    else:
+        percent = float(settings.get("percent", DEFAULT_PERCENT))
+        due = not_before + lifetime * (min(max(percent, 1.0), 99.0) / 100)
+    return max(not_before, min(due, latest))
+
+
+def describe(settings: dict[str, Any] | None = None) -> str:
+    settings = settings or {}
+    if settings.get("days_before") is not None:
+        return f"{settings['days_before']} days before expiry"
+    if settings.get("days_after") is not None:
+        return f"{settings['days_after']} days after issuance"
+    return f"at {float(settings.get('percent', DEFAULT_PERCENT)):g}% of the lifetime"
+
+
+def retry_after_failure(failures: int, now: datetime, lifetime: timedelta | None = None) -> datetime:
+    """Retry soon at first, then wait longer (5 min doubling), capped at a day or a tenth of the lifetime."""
+    cap = MAX_RETRY if lifetime is None else min(MAX_RETRY, max(lifetime / 10, FIRST_RETRY))
+    wait = FIRST_RETRY * (2 ** max(failures - 1, 0))
+    return now + min(wait, cap)

@@ -1,0 +1,98 @@
+"""The tables. Field names are the vocabulary every other module uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import peewee
+
+from certify_tui.store.fields import JSONField, UTCDateTimeField
+
+database_proxy = peewee.DatabaseProxy()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database_proxy
+        legacy_table_names = False
+
+
+class SchemaVersion(BaseModel):
+    version = peewee.IntegerField()
+    applied_at = UTCDateTimeField(default=_now)
+
+
+class Account(BaseModel):
+    email = peewee.CharField(index=True)
+    ca_name = peewee.CharField(default="")  # preset name, '' for a custom directory URL
+    directory_url = peewee.CharField()
+    ca_bundle = peewee.CharField(null=True)  # PEM trust bundle for private and test CAs
+    allow_internal_names = peewee.BooleanField(default=False)
+    key_type = peewee.CharField(default="ec256")
+    # The account key lives in the database so that servers sharing a PostgreSQL database share the account;
+    # the SQLite file is 0600 in a 0700 folder.
+    account_key_pem = peewee.TextField()
+    uri = peewee.CharField(null=True)  # the account URL (the JWS kid)
+    eab_kid = peewee.CharField(null=True)  # the HMAC key is used once at registration and never stored
+    status = peewee.CharField(default="valid")
+    tos_agreed = peewee.BooleanField(default=False)
+    tos_url = peewee.CharField(null=True)
+    created_at = UTCDateTimeField(default=_now)
+
+    class Meta:
+        indexes = ((("email", "directory_url"), True),)
+
+
+class ManagedCertificate(BaseModel):
+    name = peewee.CharField(unique=True)
+    account = peewee.ForeignKeyField(Account, backref="certificates", on_delete="RESTRICT")
+    primary_identifier = peewee.CharField()
+    identifiers = JSONField(default=list)  # normalised names, primary first
+    challenge_rules = JSONField(default=list)  # [{pattern, challenge, provider, options}], first match wins
+    key_type = peewee.CharField(default="ec256")
+    reuse_key = peewee.BooleanField(default=False)
+    preferred_chain = peewee.CharField(null=True)  # issuer common name of the preferred root/intermediate
+    profile = peewee.CharField(null=True)  # ACME profile the CA lists
+    deployment = JSONField(default=dict)  # {"mode": "files"|"none"|..., "tasks": [...]}
+    renewal = JSONField(default=dict)  # {"percent": 75} or {"days_before": 30} ...
+    auto_renew = peewee.BooleanField(default=True)
+    status = peewee.CharField(default="new", index=True)  # new, valid, failed, expired, revoked
+    deploy_status = peewee.CharField(null=True)
+    date_issued = UTCDateTimeField(null=True)
+    not_before = UTCDateTimeField(null=True)
+    not_after = UTCDateTimeField(null=True)
+    last_attempt = UTCDateTimeField(null=True)
+    next_attempt = UTCDateTimeField(null=True, index=True)  # the renewal worker's indexed due query
+    failure_count = peewee.IntegerField(default=0)
+    last_error = peewee.TextField(null=True)
+    lease_owner = peewee.CharField(null=True)
+    lease_expires = UTCDateTimeField(null=True)
+    created_at = UTCDateTimeField(default=_now)
+    updated_at = UTCDateTimeField(default=_now)
+
+    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        self.updated_at = _now()
+        return super().save(*args, **kwargs)
+
+
+class CertificateVersion(BaseModel):
+    certificate = peewee.ForeignKeyField(ManagedCertificate, backref="versions", on_delete="CASCADE")
+    version = peewee.IntegerField()
+    serial = peewee.CharField(index=True)
+    not_before = UTCDateTimeField()
+    not_after = UTCDateTimeField()
+    fingerprint_sha256 = peewee.CharField()
+    issuer = peewee.CharField(default="")
+    archive_dir = peewee.CharField()
+    files = JSONField(default=dict)
+    created_at = UTCDateTimeField(default=_now)
+
+    class Meta:
+        indexes = ((("certificate", "version"), True),)
+
+
+ALL_MODELS: list[type[BaseModel]] = [SchemaVersion, Account, ManagedCertificate, CertificateVersion]

@@ -1,0 +1,1 @@
+"""The Textual face. It calls `certify_tui.lifecycle.Core` only."""

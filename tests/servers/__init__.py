@@ -1,0 +1,1 @@
+"""Real test servers (Pebble ACME CA + challtestsrv) started by the test suite."""
