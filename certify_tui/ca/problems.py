@@ -28,6 +28,8 @@ def describe_problem(problem: messages.Error, identifier: str | None = None,
     if code == "rejectedIdentifier":
         return f"The CA will not issue for {who}: {detail}"
     if code == "unauthorized":
+        if problem.identifier is None and identifier is None:
+            return f"The CA refused the request as unauthorized: {detail}"
         return f"{who}: the CA could not confirm you control this name: {detail}"
     if code == "connection":
         return f"{who}: the CA could not connect to validate it: {detail}"
