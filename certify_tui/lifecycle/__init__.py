@@ -9,16 +9,20 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import peewee
 
 from certify_tui.events import ProgressCallback
-from certify_tui.lifecycle import accounts, certificates, request
+from certify_tui.lifecycle import accounts, certificates
+from certify_tui.lifecycle.certificates import CertificateSpec
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
+
+if TYPE_CHECKING:
+    from certify_tui.lifecycle.request import RequestResult
 
 _app_handler: logging.FileHandler | None = None
 
@@ -55,8 +59,19 @@ class Core:
         return accounts.account_view(account)
 
     # -- certificates -----------------------------------------------------------------------------
-    def add_certificate(self, **kwargs: Any) -> ManagedCertificate:
-        return certificates.add_certificate(self.data, **kwargs)
+    def add_certificate(self, spec: CertificateSpec | None = None, **kwargs: Any) -> ManagedCertificate:
+        """Add from a spec, or from the spec's fields as keywords."""
+        return certificates.add_certificate(self.data, spec or CertificateSpec(**kwargs))
+
+    def update_certificate(self, name: str, spec: CertificateSpec) -> ManagedCertificate:
+        return certificates.update_certificate(self.data, name, spec)
+
+    def certificate_spec(self, name: str) -> CertificateSpec:
+        return certificates.spec_of(certificates.get_certificate(name))
+
+    def preview_spec(self, spec: CertificateSpec) -> Plan:
+        """The plan for unsaved settings (the editor's Preview step); nothing is stored."""
+        return certificates.preview(self.data, certificates.build_certificate(spec))
 
     def list_certificates(self) -> list[ManagedCertificate]:
         return certificates.list_certificates()
@@ -74,7 +89,9 @@ class Core:
         return certificates.preview(self.data, certificates.get_certificate(name))
 
     def request(self, name: str, *, on_event: ProgressCallback | None = None,
-                cancel: threading.Event | None = None) -> request.RequestResult:
+                cancel: threading.Event | None = None) -> RequestResult:
+        from certify_tui.lifecycle import request  # loads the ACME stack only when needed
+
         return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel)
 
     def certificate_log(self, name: str) -> str:

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 
-from certify_tui.ca.client import AcmeSession
 from certify_tui.ca.presets import resolve_ca
 from certify_tui.errors import NotFoundError, UsageError
 from certify_tui.events import app_log
 from certify_tui.keys import check_key_type, generate_key, key_to_pem, load_key
 from certify_tui.store.models import Account
+
+if TYPE_CHECKING:
+    from certify_tui.ca.client import AcmeSession
 
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
 
@@ -41,16 +43,23 @@ def check_ca_bundle(path: str | None) -> str | None:
     return str(bundle)
 
 
+def _session(*args: Any, **kwargs: Any) -> AcmeSession:
+    # Imported on use: `acme` and `requests` cost ~0.25 s of start-up that listing certificates never needs.
+    from certify_tui.ca.client import AcmeSession
+
+    return AcmeSession(*args, **kwargs)
+
+
 def session_for(account: Account, *, timeout: int = 30) -> AcmeSession:
     """An ACME session signed with this account's key (one per thread)."""
-    return AcmeSession(account.directory_url, load_key(account.account_key_pem.encode()),
+    return _session(account.directory_url, load_key(account.account_key_pem.encode()),
                        ca_bundle=account.ca_bundle, account_uri=account.uri, timeout=timeout)
 
 
 def terms_of_service(ca: str, ca_bundle: str | None = None) -> tuple[str | None, bool]:
     """The CA's terms-of-service URL and whether it needs EAB, for a face to show before agreeing."""
     _, url = resolve_ca(ca)
-    session = AcmeSession(url, generate_key("ec256"), ca_bundle=check_ca_bundle(ca_bundle))
+    session = _session(url, generate_key("ec256"), ca_bundle=check_ca_bundle(ca_bundle))
     return session.terms_of_service, session.requires_eab
 
 
@@ -64,7 +73,7 @@ def add_account(*, email: str, ca: str, agree_tos: bool, ca_bundle: str | None =
     if Account.select().where((Account.email == email) & (Account.directory_url == directory_url)).exists():
         raise UsageError(f"An account for {email} at {directory_url} already exists.")
     key = generate_key(key_type)
-    session = AcmeSession(directory_url, key, ca_bundle=bundle)
+    session = _session(directory_url, key, ca_bundle=bundle)
     tos = session.terms_of_service
     if tos and not agree_tos:
         raise UsageError(f"The CA's terms of service must be agreed to register: read {tos}, then pass --agree-tos.")

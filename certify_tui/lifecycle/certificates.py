@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from certify_tui.certfiles import CertificateFiles
@@ -24,28 +25,78 @@ def check_names(names: list[str], rules: list[Rule], account: Account) -> list[s
                              challenge_for=lambda n: rule_for(rules, n)["challenge"])
 
 
-def add_certificate(data: DataDir, *, name: str, domains: list[str], account: str | None = None,
-                    challenge: str = "http-01", provider: str | None = None,
-                    options: dict[str, Any] | None = None, rules: list[Rule] | None = None,
-                    key_type: str = DEFAULT_KEY_TYPE, reuse_key: bool = False,
-                    preferred_chain: str | None = None, profile: str | None = None,
-                    renewal: dict[str, Any] | None = None, auto_renew: bool = True,
-                    deployment_mode: str = "files") -> ManagedCertificate:
-    name = check_certificate_name(name.strip())
-    if ManagedCertificate.select().where(ManagedCertificate.name == name).exists():
+@dataclass
+class CertificateSpec:
+    """The editable settings of a managed certificate: what a face collects, what the core validates."""
+
+    name: str
+    domains: list[str]
+    account: str | None = None  # email or id; None = the only account
+    challenge: str = "http-01"  # with provider/options: the default rule when `rules` is empty
+    provider: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    rules: list[Rule] = field(default_factory=list)  # first match wins
+    key_type: str = DEFAULT_KEY_TYPE
+    reuse_key: bool = False
+    preferred_chain: str | None = None
+    profile: str | None = None
+    renewal: dict[str, Any] = field(default_factory=lambda: {"percent": policy.DEFAULT_PERCENT})
+    auto_renew: bool = True
+    deployment_mode: str = "files"
+
+
+def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None = None) -> ManagedCertificate:
+    """Validate a spec into an (unsaved) model; every rule violation is a UsageError."""
+    name = check_certificate_name(spec.name.strip())
+    clash = ManagedCertificate.select().where(ManagedCertificate.name == name)
+    if existing is not None:
+        clash = clash.where(ManagedCertificate.id != existing.id)
+    if clash.exists():
         raise UsageError(f"A certificate named '{name}' already exists.")
-    acct = find_account(account)
+    acct = find_account(spec.account)
     rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
-             for r in rules] if rules else [make_rule(challenge, provider, options)]
-    identifiers = check_names(domains, rules, acct)
-    if deployment_mode not in DEPLOYMENT_MODES:
-        raise UsageError(f"Unknown deployment mode '{deployment_mode}'; choose one of: {', '.join(DEPLOYMENT_MODES)}.")
-    return ManagedCertificate.create(
+             for r in spec.rules] if spec.rules else [make_rule(spec.challenge, spec.provider, spec.options)]
+    identifiers = check_names(spec.domains, rules, acct)
+    if spec.deployment_mode not in DEPLOYMENT_MODES:
+        raise UsageError(f"Unknown deployment mode '{spec.deployment_mode}'; "
+                         f"choose one of: {', '.join(DEPLOYMENT_MODES)}.")
+    cert = existing or ManagedCertificate(status="new")
+    deployment = dict(cert.deployment or {"tasks": []})
+    deployment["mode"] = spec.deployment_mode
+    for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
-        challenge_rules=rules, key_type=check_key_type(key_type), reuse_key=reuse_key,
-        preferred_chain=(preferred_chain or None), profile=(profile or None),
-        deployment={"mode": deployment_mode, "tasks": []}, renewal=renewal or {"percent": policy.DEFAULT_PERCENT},
-        auto_renew=auto_renew, status="new",
+        challenge_rules=rules, key_type=check_key_type(spec.key_type), reuse_key=spec.reuse_key,
+        preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
+        deployment=deployment, renewal=spec.renewal or {"percent": policy.DEFAULT_PERCENT},
+        auto_renew=spec.auto_renew,
+    ).items():
+        setattr(cert, key, value)
+    return cert
+
+
+def add_certificate(data: DataDir, spec: CertificateSpec) -> ManagedCertificate:
+    cert = build_certificate(spec)
+    cert.save(force_insert=True)
+    return cert
+
+
+def update_certificate(data: DataDir, name: str, spec: CertificateSpec) -> ManagedCertificate:
+    """Change settings; renaming moves nothing on disk, so it is refused once files exist."""
+    cert = get_certificate(name)
+    if spec.name.strip() != cert.name and CertificateFiles(data.certificates, cert.name).has_live():
+        raise UsageError(f"'{cert.name}' already has certificate files: it cannot be renamed.")
+    cert = build_certificate(spec, existing=cert)
+    cert.save()
+    return cert
+
+
+def spec_of(cert: ManagedCertificate) -> CertificateSpec:
+    """The spec a face edits, from a stored certificate."""
+    return CertificateSpec(
+        name=cert.name, domains=list(cert.identifiers), account=str(cert.account.id),
+        rules=[dict(r) for r in cert.challenge_rules], key_type=cert.key_type, reuse_key=cert.reuse_key,
+        preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=dict(cert.renewal or {}),
+        auto_renew=cert.auto_renew, deployment_mode=(cert.deployment or {}).get("mode", "files"),
     )
 
 
