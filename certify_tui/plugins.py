@@ -28,14 +28,20 @@ class Param:
     default: Any = None
     help: str = ""
     choices: tuple[str, ...] = ()
+    minimum: int | None = None  # for int parameters
+    maximum: int | None = None
 
     def parse(self, raw: Any, owner: str) -> Any:
         """Convert a CLI string (or a stored value) to this parameter's type."""
         if self.type == "int":
             try:
-                return int(raw)
+                number = int(raw)
             except (TypeError, ValueError):
                 raise UsageError(f"{owner}: option '{self.key}' must be a whole number, not '{raw}'.") from None
+            if (self.minimum is not None and number < self.minimum) or (
+                    self.maximum is not None and number > self.maximum):
+                raise UsageError(f"{owner}: option '{self.key}' must be between {self.minimum} and {self.maximum}.")
+            return number
         if self.type == "bool":
             if isinstance(raw, bool):
                 return raw
@@ -54,6 +60,7 @@ class Param:
         return {
             "key": self.key, "label": self.label, "type": self.type, "required": self.required,
             "secret": self.secret, "default": self.default, "help": self.help, "choices": list(self.choices),
+            "minimum": self.minimum, "maximum": self.maximum,
         }
 
 

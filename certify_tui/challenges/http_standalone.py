@@ -15,7 +15,7 @@ class StandaloneHttpProvider(ChallengeProvider):
     params = (
         Param("address", "Bind address", default="0.0.0.0",
               help="Address to listen on; '::' for IPv6, 0.0.0.0 for every IPv4 interface."),
-        Param("port", "Port", type="int", default=80,
+        Param("port", "Port", type="int", default=80, minimum=1, maximum=65535,
               help="The CA connects to port 80; use another port only behind a redirect or port forward."),
     )
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from certify_tui.events import ProgressCallback
-from certify_tui.lifecycle import accounts, certificates
-from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.lifecycle import accounts, certificates, settings
+from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.store import close_database, database_url_for, open_database
@@ -72,6 +72,15 @@ class Core:
     def preview_spec(self, spec: CertificateSpec) -> Plan:
         """The plan for unsaved settings (the editor's Preview step); nothing is stored."""
         return certificates.preview(self.data, certificates.build_certificate(spec))
+
+    def certificate_rows(self) -> list[CertificateRow]:
+        return certificates.certificate_rows()
+
+    def settings(self) -> dict[str, Any]:
+        return settings.get_settings()
+
+    def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        return settings.update_settings(changes)
 
     def list_certificates(self) -> list[ManagedCertificate]:
         return certificates.list_certificates()

@@ -15,5 +15,9 @@ def _v1_initial(db: peewee.Database) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial]
+def _v2_settings(db: peewee.Database) -> None:
+    db.create_tables([models.Setting], safe=True)
+
+
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings]
 LATEST = len(MIGRATIONS)

@@ -95,4 +95,12 @@ class CertificateVersion(BaseModel):
         indexes = ((("certificate", "version"), True),)
 
 
-ALL_MODELS: list[type[BaseModel]] = [SchemaVersion, Account, ManagedCertificate, CertificateVersion]
+class Setting(BaseModel):
+    """Application settings shared by every process using the database (renewal defaults, worker)."""
+
+    key = peewee.CharField(primary_key=True)
+    value = JSONField(null=True)
+    updated_at = UTCDateTimeField(default=_now)
+
+
+ALL_MODELS: list[type[BaseModel]] = [SchemaVersion, Account, ManagedCertificate, CertificateVersion, Setting]

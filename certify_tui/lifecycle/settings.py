@@ -1,0 +1,42 @@
+"""Application settings: declared like plug-in parameters so every face can edit them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from certify_tui.plugins import Param, Plugin
+from certify_tui.store.models import Setting
+
+
+class AppSettings(Plugin):
+    """Not a plug-in, but the same contract: declared, validated, rendered as a form."""
+
+    id = "settings"
+    title = "Settings"
+    params = (
+        Param("renewal_percent", "Renew at % of lifetime", type="int", default=75, minimum=1, maximum=99,
+              help="A certificate renews once this share of its lifetime has passed (e.g. 75 for day 67 of 90)."),
+        Param("check_interval_minutes", "Check every (minutes)", type="int", default=5, minimum=1, maximum=1440,
+              help="How often the renewal worker looks for due certificates."),
+        Param("pool_size", "Parallel renewals", type="int", default=4, minimum=1, maximum=64,
+              help="How many certificates renew at once."),
+        Param("keep_versions", "Archived versions kept", type="int", default=10, minimum=1, maximum=1000,
+              help="Older archived certificate versions are pruned daily."),
+    )
+
+
+def get_settings() -> dict[str, Any]:
+    stored = {s.key: s.value for s in Setting.select()}
+    known = {p.key for p in AppSettings.params}
+    return AppSettings.validate_options({k: v for k, v in stored.items() if k in known})
+
+
+def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    values = AppSettings.validate_options({**get_settings(), **changes})
+    with Setting._meta.database.atomic():
+        for key, value in values.items():
+            Setting.insert(key=key, value=value, updated_at=datetime.now(UTC)).on_conflict(
+                conflict_target=[Setting.key], update={Setting.value: value,
+                                                       Setting.updated_at: datetime.now(UTC)}).execute()
+    return values
