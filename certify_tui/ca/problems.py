@@ -19,11 +19,15 @@ def _who(problem: messages.Error, identifier: str | None) -> str:
 def describe_problem(problem: messages.Error, identifier: str | None = None,
                      retry_after: str | None = None) -> str:
     code = problem.code or str(problem.typ).rsplit(":", 1)[-1]
-    detail = (problem.detail or problem.title or problem.description or "no detail given").strip()
+    detail = (problem.detail or problem.title or problem.description or "no detail given").strip().rstrip(".")
     who = _who(problem, identifier)
     if code == "rateLimited":
         wait = retry_after_seconds(retry_after)
-        when = f" Retry after {retry_after} ({wait / 60:.0f} min)." if wait is not None else ""
+        when = ""
+        if wait is not None:
+            span = f"{wait:.0f} s" if wait < 120 else f"{wait / 60:.0f} min"
+            when = f" Retry in {span}." if retry_after and retry_after.strip().isdigit() else (
+                f" Retry after {retry_after} (in {span}).")
         return f"The CA's rate limit was reached: {detail}.{when}"
     if code == "rejectedIdentifier":
         return f"The CA will not issue for {who}: {detail}"

@@ -6,6 +6,7 @@ each registers its tokens and releases them; the socket closes when the last one
 
 from __future__ import annotations
 
+import errno
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -64,7 +65,9 @@ class _Listener:
         try:
             self.server = _Server((address, port), family)
         except OSError as exc:
-            hint = " (is a web server already using it? use the webroot provider or another port)"
+            hint = ""
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                hint = " (is a web server already using it? use the webroot provider or another port)"
             raise OperationError(
                 f"Cannot listen on {address}:{port} for http-01: {exc.strerror or exc}{hint}") from exc
         self.users = 0

@@ -14,7 +14,7 @@ from certify_tui.ca import order as acme_order
 from certify_tui.certfiles import CertificateFiles, StoredVersion
 from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.errors import CertifyError, OperationError
-from certify_tui.events import ProgressCallback, RequestLog
+from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
@@ -40,6 +40,12 @@ def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback 
     log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}")
     try:
         stored = _run(data, cert, log)
+    except Cancelled as exc:
+        # A person's cancel is not a CA failure: no backoff, no failure count.
+        log.step("failed", exc.message, ok=False)
+        cert.last_error = "Cancelled by the user."
+        cert.save()
+        raise
     except CertifyError as exc:
         _record_failure(cert, exc, log)
         raise
@@ -69,6 +75,7 @@ def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> StoredVers
     session = session_for(cert.account)
     issued = acme_order.issue(session, list(cert.identifiers), key, provider_for, log=log,
                               profile=cert.profile, preferred_chain=cert.preferred_chain)
+    log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     log.step("store", "verifying the chain and key, then switching the live files")
     stored = files.install(issued.fullchain_pem, old_key if old_key else key_to_pem(key))
     _record_success(cert, stored)

@@ -39,6 +39,9 @@ def open_database(url: str) -> peewee.Database:
     try:
         db.connect(reuse_if_open=True)
         migrate(db)
+    except peewee.ImproperlyConfigured as exc:  # the database driver (e.g. psycopg2) is not installed
+        raise UsageError(f"Cannot use database URL '{_redact(url)}': {exc} "
+                         f"(install it, e.g. pip install 'certify-tui[postgres]').") from exc
     except peewee.OperationalError as exc:
         raise StorageError(f"Cannot open database '{_redact(url)}': {exc}") from exc
     return db

@@ -1,11 +1,21 @@
-"""A first screen: the certificate list, read-only, until the full TUI lands."""
+"""The Textual application: screens over the core's use cases, keyboard first."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from certify_tui.tui.screens.accounts import AccountsScreen
+from certify_tui.tui.screens.certificates import CertificatesScreen
+from certify_tui.tui.screens.confirm import ConfirmScreen
+from certify_tui.tui.screens.editor import CertificateEditorScreen
+from certify_tui.tui.screens.help import HelpScreen
+from certify_tui.tui.screens.request import RequestScreen
+from certify_tui.tui.screens.settings import SettingsScreen
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
@@ -14,32 +24,77 @@ if TYPE_CHECKING:
 class CertifyApp(App[None]):
     TITLE = "certify-tui"
     CSS_PATH = "app.tcss"
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("a", "accounts", "Accounts"),
+        Binding("s", "settings", "Settings"),
+        Binding("q", "quit", "Quit"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+    ]
 
     def __init__(self, core: Core) -> None:
         super().__init__()
         self.core = core
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(id="hint")
-        yield DataTable(id="certificates", cursor_type="row")
-        yield Footer()
+        self.requests_running = 0  # the request screen counts itself in and out
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Name", "Primary domain", "Status", "Expires")
-        views = [self.core.certificate_view(c) for c in self.core.list_certificates()]
-        for v in views:
-            table.add_row(v["name"], v["primary_identifier"], v["status"], (v["not_after"] or "-")[:10])
-        hint = self.query_one("#hint", Static)
-        if not self.core.list_accounts():
-            hint.update("No ACME account yet. From a shell: certify-tui account add --email EMAIL --ca letsencrypt "
-                        "--agree-tos")
-        elif not views:
-            hint.update("No certificates yet. From a shell: certify-tui cert add NAME --domain example.com")
-        else:
-            hint.display = False
+        self.push_screen(CertificatesScreen())
+
+    # -- navigation, shared by screens and the command palette ---------------------------------
+    def _home(self) -> CertificatesScreen | None:
+        return next((s for s in self.screen_stack if isinstance(s, CertificatesScreen)), None)
+
+    def refresh_certificates(self, keep: str | None = None) -> None:
+        home = self._home()
+        if home is not None:
+            home.reload(keep)
+
+    def open_editor(self, name: str | None) -> None:
+        def saved(result: str | None) -> None:
+            if result:
+                self.refresh_certificates(result)
+
+        self.push_screen(CertificateEditorScreen(name), saved)
+
+    def open_request(self, name: str) -> None:
+        self.push_screen(RequestScreen(name), lambda _ok: self.refresh_certificates(name))
+
+    def _push_once(self, screen_type: type[Screen], factory) -> None:  # type: ignore[no-untyped-def]
+        if not isinstance(self.screen, screen_type):
+            self.push_screen(factory())
+
+    def action_help(self) -> None:
+        self._push_once(HelpScreen, HelpScreen)
+
+    def action_accounts(self) -> None:
+        self._push_once(AccountsScreen, AccountsScreen)
+
+    def action_settings(self) -> None:
+        self._push_once(SettingsScreen, SettingsScreen)
+
+    async def action_quit(self) -> None:
+        if self.requests_running:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.exit()
+
+            self.push_screen(ConfirmScreen(
+                "A certificate request is running. Quit anyway? It stops at the next step; "
+                "current certificate files are never left half-written.", "Quit", "Stay", danger=True), answered)
+            return
+        self.exit()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("New certificate", "Describe a new managed certificate", lambda: self.open_editor(None))
+        yield SystemCommand("Accounts", "List, add and deactivate ACME accounts", self.action_accounts)
+        yield SystemCommand("Settings", "Renewal defaults and the renewal worker", self.action_settings)
+        yield SystemCommand("Help", "Every key binding", self.action_help)
+        home = self._home()
+        if home is not None:
+            yield SystemCommand("Filter certificates", "Show only certificates matching a text",
+                                home.action_filter)
+            yield SystemCommand("Show app log", "Follow the application log in the log pane", home.action_app_log)
 
 
 def run_tui(core: Core) -> int:

@@ -1,0 +1,184 @@
+"""Home: the managed certificates, with filter, sort, and the live log pane."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+
+from certify_tui.errors import CertifyError
+from certify_tui.lifecycle.certificates import CertificateRow
+from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.screens.confirm import ConfirmScreen
+from certify_tui.tui.widgets.certificate_list import COLUMNS, CertificateList
+from certify_tui.tui.widgets.log_pane import LogPane
+
+if TYPE_CHECKING:
+    from certify_tui.tui.app import CertifyApp
+
+EMPTY_NO_ACCOUNT = (
+    "Welcome to certify-tui. First add an ACME account: press [b]a[/b] for Accounts, then [b]n[/b].\n"
+    "Then press [b]n[/b] here to describe your first certificate."
+)
+EMPTY_NO_CERT = "No certificates yet. Press [b]n[/b] to add one (its names, how they are validated, where it goes)."
+
+
+class CertificatesScreen(Screen[None]):
+    app: CertifyApp
+    BINDINGS = [
+        Binding("n", "new", "New"),
+        Binding("r", "request", "Request/renew"),
+        Binding("d", "delete", "Delete"),
+        Binding("slash", "filter", "Filter"),
+        Binding("o", "sort", "Sort"),
+        Binding("l", "toggle_log", "Log"),
+        Binding("L", "app_log", "App log", show=False),
+        Binding("plus,equals_sign", "resize_log(2)", "Log bigger", show=False),
+        Binding("minus", "resize_log(-2)", "Log smaller", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("f5,ctrl+r", "reload", "Reload", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Label("certify-tui", id="title-bar")
+        yield Input(placeholder="Filter: any text (Esc clears)", id="filter")
+        yield Label("Loading…", id="empty")
+        yield CertificateList(id="certificates")
+        yield LogPane(id="log-pane")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#filter").display = False
+        self.query_one(CertificateList).focus()
+        self.reload()
+
+    # -- loading ------------------------------------------------------------------------------
+    def reload(self, keep: str | None = None) -> None:
+        self._load(keep)
+
+    @work(thread=True, exclusive=True, group="load-certificates", exit_on_error=False)
+    def _load(self, keep: str | None) -> None:
+        try:
+            rows = self.app.core.certificate_rows()
+            has_account = bool(rows) or bool(self.app.core.list_accounts())
+        except CertifyError as exc:
+            self.post_message(WorkFailed("load", exc.message))
+            return
+        self.post_message(WorkDone("load", (rows, has_account, keep)))
+
+    @on(WorkDone)
+    def _work_done(self, event: WorkDone) -> None:
+        if event.tag == "load":
+            self._show_rows(*event.value)
+        elif event.tag == "delete":
+            self.notify(f"Deleted {event.value}.")
+            self.reload()
+
+    @on(WorkFailed)
+    def _work_failed(self, event: WorkFailed) -> None:
+        self.notify(event.message, severity="error", title="Delete failed" if event.tag == "delete" else "Error")
+
+    def _show_rows(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
+        table = self.query_one(CertificateList)
+        table.set_rows(rows, keep)
+        empty = self.query_one("#empty", Label)
+        empty.display = not rows
+        empty.update(EMPTY_NO_CERT if has_account else EMPTY_NO_ACCOUNT)
+        count = f"{len(table.shown)} of {len(rows)}" if table.filter_text else str(len(rows))
+        self.query_one("#title-bar", Label).update(
+            f"certify-tui  ·  {count} certificate{'s' if len(rows) != 1 else ''}  ·  ? help")
+        if not rows:
+            self.query_one(LogPane).follow(self.app.core.data.app_log, "certify-tui (app log)")
+
+    # -- list events --------------------------------------------------------------------------
+    @on(CertificateList.Highlighted)
+    def _highlighted(self, event: CertificateList.Highlighted) -> None:
+        if event.name:
+            self.query_one(LogPane).follow(self.app.core.data.certificate_log(event.name), event.name)
+
+    @on(CertificateList.Opened)
+    def _opened(self, event: CertificateList.Opened) -> None:
+        self.app.open_editor(event.name)
+
+    # -- filter -------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one(CertificateList).set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self) -> None:
+        self.query_one(CertificateList).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(CertificateList).focus()
+
+    def action_sort(self) -> None:
+        """Cycle the sort column; the same column twice reverses."""
+        table = self.query_one(CertificateList)
+        keys = [c.key for c in COLUMNS]
+        if table.sort_reverse:
+            table.sort_by(keys[(keys.index(table.sort_key) + 1) % len(keys)])
+        else:
+            table.sort_by(table.sort_key)
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_new(self) -> None:
+        self.app.open_editor(None)
+
+    def action_request(self) -> None:
+        name = self.query_one(CertificateList).current_name
+        if name:
+            self.app.open_request(name)
+        else:
+            self.notify("No certificate selected.", severity="warning")
+
+    def action_delete(self) -> None:
+        name = self.query_one(CertificateList).current_name
+        if not name:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._delete(name)
+
+        self.app.push_screen(ConfirmScreen(f"Delete '{name}' and its certificate files? This cannot be undone.",
+                                           "Delete", "Keep", danger=True), answered)
+
+    @work(thread=True, group="delete", exit_on_error=False)
+    def _delete(self, name: str) -> None:
+        try:
+            self.app.core.remove_certificate(name)
+        except CertifyError as exc:
+            self.post_message(WorkFailed("delete", exc.message))
+            return
+        self.post_message(WorkDone("delete", name))
+
+    def action_toggle_log(self) -> None:
+        pane = self.query_one(LogPane)
+        pane.display = not pane.display
+
+    def action_app_log(self) -> None:
+        pane = self.query_one(LogPane)
+        pane.display = True
+        pane.follow(self.app.core.data.app_log, "certify-tui (app log)")
+
+    def action_resize_log(self, delta: int) -> None:
+        pane = self.query_one(LogPane)
+        pane.display = True
+        height = pane.styles.height.value if pane.styles.height else 8
+        pane.styles.height = max(3, min(int(height) + delta, self.size.height - 6))
+
+    def action_reload(self) -> None:
+        self.reload(self.query_one(CertificateList).current_name)
