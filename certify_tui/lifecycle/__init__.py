@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
+from certify_tui.ca.presets import PRESETS, CAPreset
+from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, providers_for
+from certify_tui.errors import UsageError
 from certify_tui.events import ProgressCallback
+from certify_tui.identifiers import check_name
+from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import accounts, certificates, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.paths import DataDir
@@ -57,6 +62,43 @@ class Core:
 
     def account_view(self, account: Account) -> dict[str, Any]:
         return accounts.account_view(account)
+
+    def terms_of_service(self, ca: str, ca_bundle: str | None = None) -> tuple[str | None, bool]:
+        """(terms-of-service URL, needs EAB) from the CA's directory, to show before agreeing."""
+        return accounts.terms_of_service(ca, ca_bundle)
+
+    # -- vocabularies a face offers as choices -----------------------------------------------------
+    @staticmethod
+    def ca_presets() -> dict[str, CAPreset]:
+        return dict(PRESETS)
+
+    @staticmethod
+    def key_types() -> dict[str, str]:
+        return dict(KEY_TYPES)
+
+    @staticmethod
+    def challenge_providers() -> dict[str, list[type[ChallengeProvider]]]:
+        """Providers by challenge type; each declares its parameters (`params`) for forms."""
+        return {c: providers_for(c) for c in CHALLENGE_TYPES}
+
+    @staticmethod
+    def deployment_modes() -> dict[str, str]:
+        return dict(certificates.DEPLOYMENT_MODES)
+
+    def check_domain(self, name: str, account: str | None = None) -> str:
+        """Normalise one name as typed (IDNA, case); UsageError with the reason if it can never be valid."""
+        try:
+            acct = accounts.find_account(account)
+            allow_internal = acct.allow_internal_names
+        except UsageError:
+            allow_internal = False
+        return check_name(name, allow_internal=allow_internal)
+
+    def check_domains(self, names: list[str], rules: list[dict[str, Any]] | None = None,
+                      account: str | None = None) -> list[str]:
+        """Validate a whole list (duplicates, wildcard rules, the 100 limit) as `add` would."""
+        spec = CertificateSpec(name="draft", domains=names, account=account, rules=rules or [])
+        return list(certificates.build_certificate(spec).identifiers)
 
     # -- certificates -----------------------------------------------------------------------------
     def add_certificate(self, spec: CertificateSpec | None = None, **kwargs: Any) -> ManagedCertificate:

@@ -43,6 +43,8 @@ class CertificatesScreen(Screen[None]):
         Binding("f5,ctrl+r", "reload", "Reload", show=False),
     ]
 
+    loaded = False  # set once the first rows arrived (tests wait for it)
+
     def compose(self) -> ComposeResult:
         yield Label("certify-tui", id="title-bar")
         yield Input(placeholder="Filter: any text (Esc clears)", id="filter")
@@ -83,6 +85,7 @@ class CertificatesScreen(Screen[None]):
         self.notify(event.message, severity="error", title="Delete failed" if event.tag == "delete" else "Error")
 
     def _show_rows(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
+        self.loaded = True
         table = self.query_one(CertificateList)
         table.set_rows(rows, keep)
         empty = self.query_one("#empty", Label)

@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from certify_tui import clock
 from certify_tui.lifecycle.certificates import CertificateRow
 
 # status -> (symbol, word, component class): symbols and words read without colour (NO_COLOR).
@@ -147,13 +148,13 @@ class CertificateList(ScrollView, can_focus=True):
         self.filter_text = ""
         self.sort_key = "name"
         self.sort_reverse = False
-        self._now = datetime.now(UTC)
+        self._now = clock.now()
         self._cells: dict[int, dict[str, str]] = {}
 
     # -- data ---------------------------------------------------------------------------------
     def set_rows(self, rows: Sequence[CertificateRow], keep: str | None = None) -> None:
         self.rows = list(rows)
-        self._now = datetime.now(UTC)
+        self._now = clock.now()
         self._cells.clear()
         self._search = [
             " ".join((r.name, r.primary, r.status, r.last_error or "",

@@ -1,0 +1,92 @@
+"""Home screen: the certificate list, filter, sort, delete, log pane; snapshots at two sizes."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import Input, Label, Log
+from tui_helpers import SIZES, fresh_core, seeded_core, wait_home_loaded, wait_until
+
+from certify_tui.tui.screens.confirm import ConfirmScreen
+from certify_tui.tui.widgets.certificate_list import CertificateList
+from certify_tui.tui.widgets.log_pane import LogPane
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_list(snap_compare, make_app, size) -> None:
+    app = make_app(seeded_core("home-list"))
+    assert snap_compare(app, terminal_size=size, run_before=wait_home_loaded)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_empty_state(snap_compare, make_app, size) -> None:
+    app = make_app(fresh_core("home-empty"))
+    assert snap_compare(app, terminal_size=size, run_before=wait_home_loaded)
+
+
+def test_snapshot_filtered(snap_compare, make_app) -> None:
+    app = make_app(seeded_core("home-filter"))
+
+    async def run_before(pilot) -> None:
+        await wait_home_loaded(pilot)
+        await pilot.press("slash", *"example.com")
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_empty_state_tells_a_newcomer_to_add_an_account(make_app) -> None:
+    app = make_app(fresh_core("home-empty-text"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        text = str(app.screen.query_one("#empty", Label).render())
+        assert "add an ACME account" in text
+
+
+async def test_filter_sort_and_open(make_app) -> None:
+    app = make_app(seeded_core("home-keys"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        table = app.screen.query_one(CertificateList)
+        assert [table.rows[i].name for i in table.shown] == ["api", "intranet", "mail", "old", "shop"]
+        await pilot.press("slash", *"fail")
+        assert [table.rows[i].name for i in table.shown] == ["intranet"]
+        await pilot.press("escape")
+        assert len(table.shown) == 5 and not app.screen.query_one(Input).display
+        await pilot.press("o")  # same column again: name, reversed
+        assert table.rows[table.shown[0]].name == "shop"
+        await pilot.press("o")  # next column: domains
+        assert table.sort_key == "primary"
+        await pilot.press("end")
+        assert table.cursor == 4
+
+
+async def test_log_pane_follows_the_highlighted_certificate(make_app) -> None:
+    app = make_app(seeded_core("home-log"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        pane = app.screen.query_one(LogPane)
+        await pilot.press("down")  # api -> intranet
+        log = pane.query_one(Log)
+        await wait_until(pilot, lambda: "Validation failed" in "\n".join(log.lines))
+        # Lines appended to the file appear without any key press (tail -f).
+        path = app.core.data.certificate_log("intranet")
+        with open(path, "a") as handle:
+            handle.write("2026-06-01T12:00:00.000+00:00 done          appended live\n")
+        await wait_until(pilot, lambda: "appended live" in log.lines[-1])
+        await pilot.press("l")
+        assert not pane.display
+        await pilot.press("l", "plus")
+        assert pane.styles.height.value == 10
+
+
+async def test_delete_asks_then_removes(make_app) -> None:
+    app = make_app(seeded_core("home-delete"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # focus starts on "Keep": a stray Enter deletes nothing
+        table = app.screen.query_one(CertificateList)
+        assert "api" in [r.name for r in table.rows]
+        await pilot.press("d", "y")
+        await wait_until(pilot, lambda: "api" not in [r.name for r in table.rows])
+        assert [c.name for c in app.core.list_certificates()] == ["intranet", "mail", "old", "shop"]

@@ -1,0 +1,102 @@
+"""Helpers for TUI tests: seeded data at stable paths and waits for async loads.
+
+Snapshots compare text cells, so everything shown must be the same on every run: the clock is
+frozen (conftest.py), data folders live at fixed paths, and log files hold fixed lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from certify_tui.keys import generate_key, key_to_pem
+from certify_tui.lifecycle import Core
+from certify_tui.store.models import Account, ManagedCertificate
+
+FIXED_NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+SNAP_ROOT = Path("/tmp/certify-tui-snapshots")
+SIZES = [(80, 24), (120, 40)]
+
+
+def fresh_core(name: str) -> Core:
+    """A Core on an empty data folder at a stable path (paths appear on screen)."""
+    root = SNAP_ROOT / name
+    shutil.rmtree(root, ignore_errors=True)
+    return Core.open(str(root))
+
+
+def add_account(email: str = "admin@example.org", ca_name: str = "letsencrypt-staging",
+                directory_url: str = "https://acme-staging-v02.api.letsencrypt.org/directory") -> Account:
+    """An account row written directly: snapshot tests never contact a CA."""
+    return Account.create(
+        email=email, ca_name=ca_name, directory_url=directory_url, key_type="ec256",
+        account_key_pem=key_to_pem(generate_key("ec256")).decode(), uri=f"{directory_url}/acct/1",
+        status="valid", tos_agreed=True, tos_url="https://example.org/tos.pdf")
+
+
+def add_certificate(account: Account, name: str, domains: list[str], *, status: str = "valid",
+                    issued_days_ago: int | None = 30, lifetime_days: int = 90, error: str | None = None,
+                    auto_renew: bool = True) -> ManagedCertificate:
+    not_before = FIXED_NOW - timedelta(days=issued_days_ago) if issued_days_ago is not None else None
+    not_after = not_before + timedelta(days=lifetime_days) if not_before else None
+    return ManagedCertificate.create(
+        name=name, account=account, primary_identifier=domains[0], identifiers=domains,
+        challenge_rules=[{"pattern": "*", "challenge": "http-01", "provider": "standalone",
+                          "options": {"address": "0.0.0.0", "port": 80}}],
+        status=status, not_before=not_before, not_after=not_after, date_issued=not_before,
+        next_attempt=(not_before + timedelta(days=lifetime_days * 0.75)) if not_before else None,
+        last_error=error, failure_count=1 if error else 0, auto_renew=auto_renew,
+        deployment={"mode": "files", "tasks": []}, renewal={"percent": 75})
+
+
+def write_log(core: Core, name: str, lines: list[str]) -> None:
+    path = core.data.certificate_log(name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"2026-06-01T11:59:{i:02d}.000+00:00 {line}\n" for i, line in enumerate(lines)))
+
+
+def seeded_core(name: str) -> Core:
+    """An account and a handful of certificates in every state the list shows."""
+    core = fresh_core(name)
+    account = add_account()
+    add_certificate(account, "shop", ["shop.example.com", "www.shop.example.com", "static.shop.example.com"])
+    add_certificate(account, "mail", ["mail.example.org"], issued_days_ago=80)
+    add_certificate(account, "intranet", ["intranet.example.net"], status="failed", issued_days_ago=85,
+                    error="intranet.example.net: the CA could not connect to validate it: connection refused")
+    add_certificate(account, "api", ["api.example.com"], status="new", issued_days_ago=None)
+    add_certificate(account, "old", ["old.example.com"], issued_days_ago=100, auto_renew=False)
+    write_log(core, "api", ["start         request for 1 identifier(s) via admin@example.org"])
+    write_log(core, "intranet", [
+        "start         request for 1 identifier(s) via admin@example.org",
+        "order         new order for intranet.example.net",
+        "validation    [intranet.example.net] the CA could not connect to validate it",
+        "failed        Validation failed",
+    ])
+    return core
+
+
+async def wait_until(pilot: Pilot, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Let the app run until `condition()` holds (workers post results asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("timed out waiting for the UI")
+        await pilot.pause(0.02)
+
+
+async def wait_home_loaded(pilot: Pilot) -> None:
+    """Wait for the certificate list and the log pane's first read."""
+    from textual.widgets import Log
+
+    from certify_tui.tui.screens.certificates import CertificatesScreen
+
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CertificatesScreen) and pilot.app.screen.loaded)
+    log = pilot.app.screen.query_one(Log)
+    await wait_until(pilot, lambda: log.line_count > 0)
+    await pilot.pause()
