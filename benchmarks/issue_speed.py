@@ -21,7 +21,7 @@ from acme import client as acme_client  # noqa: E402
 from acme import messages  # noqa: E402
 from servers.pebble import PebbleServer  # noqa: E402
 
-from certify_tui.ca.network import RetryingNetwork, jwk_and_alg  # noqa: E402
+from certify_tui.ca.network import jwk_and_alg  # noqa: E402
 from certify_tui.challenges import http_listener  # noqa: E402
 from certify_tui.keys import generate_key, make_csr  # noqa: E402
 from certify_tui.lifecycle import Core  # noqa: E402
