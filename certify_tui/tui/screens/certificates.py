@@ -91,9 +91,7 @@ class CertificatesScreen(Screen[None]):
         empty = self.query_one("#empty", Label)
         empty.display = not rows
         empty.update(EMPTY_NO_CERT if has_account else EMPTY_NO_ACCOUNT)
-        count = f"{len(table.shown)} of {len(rows)}" if table.filter_text else str(len(rows))
-        self.query_one("#title-bar", Label).update(
-            f"certify-tui  ·  {count} certificate{'s' if len(rows) != 1 else ''}  ·  ? help")
+        self._update_title()
         if not rows:
             self.query_one(LogPane).follow(self.app.core.data.app_log, "certify-tui (app log)")
 
@@ -116,6 +114,14 @@ class CertificatesScreen(Screen[None]):
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.query_one(CertificateList).set_filter(event.value)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        table = self.query_one(CertificateList)
+        total = len(table.rows)
+        count = f"{len(table.shown)} of {total}" if table.filter_text else str(total)
+        noun = "certificate" if total == 1 else "certificates"
+        self.query_one("#title-bar", Label).update(f"certify-tui  ·  {count} {noun}  ·  ? help  ·  a accounts")
 
     @on(Input.Submitted, "#filter")
     def _filter_done(self) -> None:

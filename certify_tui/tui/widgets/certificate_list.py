@@ -39,17 +39,18 @@ EXPIRING_DAYS = 14
 class Column:
     key: str
     title: str
-    width: int  # 0 = takes the remaining room
+    width: int  # fixed width, or for flexible columns their share of the remaining room
+    flex: bool = False
     minimum: int = 6
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("name", "Name", 16),
-    Column("primary", "Domains", 0, 14),
+    Column("name", "Name", 3, flex=True, minimum=10),
+    Column("primary", "Domains", 5, flex=True, minimum=14),
     Column("status", "Status", 10),
-    Column("expires", "Expires", 16),
-    Column("next", "Next renewal", 12),
-    Column("result", "Last result", 18),
+    Column("expires", "Expires", 17),
+    Column("next", "Renews", 10),
+    Column("result", "Last result", 4, flex=True, minimum=8),
 )
 SORT_KEYS: dict[str, Callable[[CertificateRow], object]] = {
     "name": lambda r: r.name.lower(),
@@ -225,17 +226,14 @@ class CertificateList(ScrollView, can_focus=True):
 
     # -- drawing ------------------------------------------------------------------------------
     def _widths(self, total: int) -> list[int]:
-        fixed = sum(c.width for c in COLUMNS if c.width) + len(COLUMNS) - 1
-        flex = max(total - fixed, 0)
-        widths = [c.width or max(flex, c.minimum) for c in COLUMNS]
-        # Narrow terminals: shrink the last columns first so name, domain and status stay readable.
-        excess = sum(widths) + len(COLUMNS) - 1 - total
-        for i in range(len(COLUMNS) - 1, -1, -1):
-            if excess <= 0:
-                break
-            take = min(excess, widths[i] - COLUMNS[i].minimum)
-            widths[i] -= max(take, 0)
-            excess -= max(take, 0)
+        """Fixed columns keep their width; flexible ones share the rest by weight, never below minimum."""
+        fixed = sum(c.width for c in COLUMNS if not c.flex) + len(COLUMNS) - 1
+        room = max(total - fixed, 0)
+        shares = sum(c.width for c in COLUMNS if c.flex)
+        widths = [max(room * c.width // shares, c.minimum) if c.flex else c.width for c in COLUMNS]
+        spare = total - sum(widths) - (len(COLUMNS) - 1)
+        if spare > 0:  # rounding leftovers go to the domains column
+            widths[1] += spare
         return widths
 
     def render_line(self, y: int) -> Strip:
