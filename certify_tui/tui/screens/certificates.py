@@ -8,6 +8,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
 from certify_tui.errors import CertifyError
@@ -44,6 +45,7 @@ class CertificatesScreen(Screen[None]):
     ]
 
     loaded = False  # set once the first rows arrived (tests wait for it)
+    _follow_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("certify-tui", id="title-bar")
@@ -98,8 +100,14 @@ class CertificatesScreen(Screen[None]):
     # -- list events --------------------------------------------------------------------------
     @on(CertificateList.Highlighted)
     def _highlighted(self, event: CertificateList.Highlighted) -> None:
+        # Follow the log only once the cursor rests: holding an arrow key or typing a filter
+        # should not start a file reader per row passed.
+        if self._follow_timer is not None:
+            self._follow_timer.stop()
         if event.name:
-            self.query_one(LogPane).follow(self.app.core.data.certificate_log(event.name), event.name)
+            name = event.name
+            self._follow_timer = self.set_timer(
+                0.12, lambda: self.query_one(LogPane).follow(self.app.core.data.certificate_log(name), name))
 
     @on(CertificateList.Opened)
     def _opened(self, event: CertificateList.Opened) -> None:
