@@ -110,6 +110,14 @@ class AcmeSession:
             order.authorizations.append((url, self.fetch_authorization(url)[0]))
         return order
 
+    def load_order(self, url: str) -> Order:
+        """An existing order with its authorizations (to resume after a crash)."""
+        body, _ = self.fetch_order(url)
+        order = Order(uri=url, body=body)
+        for authz_url in body.authorizations:
+            order.authorizations.append((authz_url, self.fetch_authorization(authz_url)[0]))
+        return order
+
     def fetch_authorization(self, url: str) -> tuple[messages.Authorization, requests.Response]:
         response = self.post_as_get(url)
         return messages.Authorization.from_json(response.json()), response

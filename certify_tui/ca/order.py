@@ -16,7 +16,7 @@ from certify_tui.ca.client import AcmeSession, Order
 from certify_tui.ca.polling import Poller
 from certify_tui.ca.problems import describe_problem
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
-from certify_tui.errors import CAError, ValidationFailed
+from certify_tui.errors import CAError, CertifyError, UsageError, ValidationFailed
 from certify_tui.events import RequestLog
 from certify_tui.keys import PrivateKey, make_csr, split_pem_chain
 
@@ -42,10 +42,17 @@ class _Pending:
 
 def issue(session: AcmeSession, names: list[str], key: PrivateKey, provider_for: ProviderFor, *,
           log: RequestLog, profile: str | None = None, replaces: str | None = None,
-          preferred_chain: str | None = None, timeout: float = 300.0) -> IssuedChain:
-    log.step("order", f"new order for {', '.join(names)}" + (f" (profile {profile})" if profile else ""))
-    order = session.new_order(names, profile=profile, replaces=replaces)
-    log.step("order", "order created", ok=True)
+          preferred_chain: str | None = None, timeout: float = 300.0, resume_url: str | None = None,
+          on_order: Callable[[str], None] | None = None) -> IssuedChain:
+    """Run an order to a downloaded chain; `resume_url` picks up an order a crashed run left behind."""
+    order = _resume(session, resume_url, names, log) if resume_url else None
+    if order is None:
+        check_profile(session, profile)
+        order = _new_order(session, names, profile, replaces, log)
+        if on_order is not None:
+            on_order(order.uri)  # persisted before any challenge is answered, so a crash can resume it
+    if order.body.status in (messages.STATUS_VALID, messages.STATUS_PROCESSING, messages.STATUS_READY):
+        return _finalize(session, order, names, key, log, preferred_chain, timeout)
     pending = _prepare_tasks(session, order, provider_for, log)
     published: list[tuple[ChallengeProvider, list[ChallengeTask]]] = []
     try:
@@ -64,6 +71,48 @@ def issue(session: AcmeSession, names: list[str], key: PrivateKey, provider_for:
             except Exception as exc:  # noqa: BLE001 - cleanup trouble must not hide the order's outcome
                 log.step("cleanup", f"could not remove a challenge answer: {exc}", ok=False)
     return _finalize(session, order, names, key, log, preferred_chain, timeout)
+
+
+def check_profile(session: AcmeSession, profile: str | None) -> None:
+    if not profile:
+        return
+    offered = session.profiles
+    if not offered:
+        raise UsageError(f"This CA offers no certificate profiles, so profile '{profile}' cannot be used.")
+    if profile not in offered:
+        raise UsageError(f"This CA has no profile '{profile}'; it offers: {', '.join(sorted(offered))}.")
+
+
+def _new_order(session: AcmeSession, names: list[str], profile: str | None, replaces: str | None,
+               log: RequestLog) -> Order:
+    log.step("order", f"new order for {', '.join(names)}" + (f" (profile {profile})" if profile else "")
+             + (" replacing the current certificate (ARI)" if replaces else ""))
+    try:
+        order = session.new_order(names, profile=profile, replaces=replaces)
+    except CAError as exc:
+        if not replaces or exc.problem_type in ("rateLimited", "badNonce"):
+            raise
+        # A CA may refuse `replaces` (already replaced, unknown serial): the renewal matters more than the hint.
+        log.info(f"the CA refused 'replaces' ({exc.message}); ordering without it")
+        order = session.new_order(names, profile=profile)
+    log.step("order", "order created", ok=True)
+    return order
+
+
+def _resume(session: AcmeSession, url: str, names: list[str], log: RequestLog) -> Order | None:
+    """The unfinished order at `url` if it is still usable for these names, else None."""
+    try:
+        order = session.load_order(url)
+    except CertifyError as exc:
+        log.info(f"the unfinished order could not be read ({exc.message}); starting a new one")
+        return None
+    ordered = sorted(str(i.value) for i in order.body.identifiers)
+    wanted = sorted(n[2:] if n.startswith("*.") else n for n in names)
+    if order.body.status in (messages.STATUS_INVALID, "expired", "deactivated") or ordered != wanted:
+        log.info(f"the unfinished order is {order.body.status}; starting a new one")
+        return None
+    log.step("order", f"resuming the unfinished order ({order.body.status})", ok=True)
+    return order
 
 
 def _prepare_tasks(session: AcmeSession, order: Order, provider_for: ProviderFor,
@@ -128,8 +177,10 @@ def _wait_for_authorizations(session: AcmeSession, pending: list[_Pending], log:
 
 def _finalize(session: AcmeSession, order: Order, names: list[str], key: PrivateKey, log: RequestLog,
               preferred_chain: str | None, timeout: float) -> IssuedChain:
-    log.step("finalize", "sending the certificate signing request")
-    body = session.begin_finalize(order, make_csr(key, names))
+    body = order.body
+    if body.status in (messages.STATUS_PENDING, messages.STATUS_READY):
+        log.step("finalize", "sending the certificate signing request")
+        body = session.begin_finalize(order, make_csr(key, names))
     poller = Poller("the CA to issue the certificate", timeout)
     while body.status != messages.STATUS_VALID or not body.certificate:
         if body.status == messages.STATUS_INVALID:

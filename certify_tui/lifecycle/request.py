@@ -1,26 +1,35 @@
-"""Executing a plan: order, validate, download, store, and record the outcome.
+"""Executing a plan: order, validate, download, store, deploy, and record the outcome.
 
 The old live files stay in place until the new certificate is complete and matches its key;
-a failure at any step leaves them byte-identical and is recorded with a clear message.
+a failure at any step leaves them byte-identical and is recorded with a clear message. The
+order's URL and key are saved before any challenge is answered, so a killed process resumes
+the same order instead of placing a second one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
+from certify_tui.ca import ari
 from certify_tui.ca import order as acme_order
+from certify_tui.ca.client import AcmeSession
 from certify_tui.certfiles import CertificateFiles, StoredVersion
 from certify_tui.challenges.rules import provider_from, rule_for
-from certify_tui.errors import CertifyError, OperationError
+from certify_tui.deploy import DeploymentFailed, deploy_certificate
+from certify_tui.errors import CAError, CertifyError, OperationError
 from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
-from certify_tui.paths import DataDir
-from certify_tui.renewal import policy
+from certify_tui.paths import DataDir, ensure_private_dir, write_private_file
+from certify_tui.renewal import leases, policy
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
+
+PENDING_KEY = "pending-privkey.pem"
+ARI_POLL = timedelta(days=1)  # a valid certificate is looked at this often so CA-suggested renewals are seen
 
 
 @dataclass(frozen=True)
@@ -28,20 +37,45 @@ class RequestResult:
     name: str
     version: StoredVersion
     seconds: float
+    deployed: bool = True
+    deploy_error: str | None = None
+
+
+_sessions = threading.local()
+
+
+def cached_session(account) -> AcmeSession:  # type: ignore[no-untyped-def]
+    """One ACME session per thread and account: a ClientNetwork is not thread-safe, and reusing
+    it saves the directory fetch and the TLS handshake on every renewal."""
+    cache: dict = _sessions.__dict__.setdefault("by_account", {})
+    key = (account.id, account.uri, account.directory_url)
+    session = cache.get(key)
+    if session is None:
+        session = cache[key] = session_for(account)
+    return session
 
 
 def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback | None = None,
-                        cancel: threading.Event | None = None) -> RequestResult:
+                        cancel: threading.Event | None = None, owner: str | None = None,
+                        reason: str | None = None) -> RequestResult:
     cert = get_certificate(name)
+    with leases.lease(cert.name, owner):
+        cert = get_certificate(name)  # re-read under the lease: another worker may just have renewed it
+        return _request_locked(data, cert, on_event, cancel, reason)
+
+
+def _request_locked(data: DataDir, cert: ManagedCertificate, on_event: ProgressCallback | None,
+                    cancel: threading.Event | None, reason: str | None) -> RequestResult:
     log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name)
     started = datetime.now(UTC)
     cert.last_attempt = started
     cert.save()
-    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}")
+    why = f" ({reason})" if reason else ""
+    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
     try:
-        stored = _run(data, cert, log)
+        stored, session = _run(data, cert, log)
     except Cancelled as exc:
-        # A person's cancel is not a CA failure: no backoff, no failure count.
+        # A person's cancel is not a CA failure: no backoff, no failure count; the order stays resumable.
         log.step("failed", exc.message, ok=False)
         cert.last_error = "Cancelled by the user."
         cert.save()
@@ -53,17 +87,19 @@ def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback 
         error = OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc))
         _record_failure(cert, error, log)
         raise error from exc
+    _record_success(cert, stored, ari.supports_ari(session))
+    deploy_error = _deploy(data, cert, stored, log)
     seconds = (datetime.now(UTC) - started).total_seconds()
     log.step("done", f"certificate {stored.serial} valid until {stored.not_after:%Y-%m-%d %H:%M} UTC "
                      f"({seconds:.2f} s)", ok=True)
-    return RequestResult(cert.name, stored, seconds)
+    return RequestResult(cert.name, stored, seconds, deploy_error is None, deploy_error)
 
 
-def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> StoredVersion:
+def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[StoredVersion, AcmeSession]:
     files = CertificateFiles(data.certificates, cert.name)
-    old_key = files.live_key_pem() if cert.reuse_key else None
-    key = load_key(old_key) if old_key else generate_key(cert.key_type)
-    log.info("reusing the current private key" if old_key else f"generated a new {cert.key_type} key")
+    pending_key_path = files.base / PENDING_KEY
+    key_pem = _pending_key(cert, pending_key_path) or _new_key(cert, files, log)
+    key = load_key(key_pem)
     rules = cert.challenge_rules
     providers: dict[int, object] = {}
 
@@ -72,20 +108,83 @@ def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> StoredVers
         # One provider per rule, so its answers are published together (one listener, one DNS batch).
         return providers.setdefault(rules.index(rule), provider_from(rule))
 
-    session = session_for(cert.account)
-    issued = acme_order.issue(session, list(cert.identifiers), key, provider_for, log=log,
-                              profile=cert.profile, preferred_chain=cert.preferred_chain)
+    def remember_order(url: str) -> None:
+        ensure_private_dir(files.base)
+        write_private_file(pending_key_path, key_pem)
+        cert.pending_order_url = url
+        cert.save()
+
+    session = cached_session(cert.account)
+    replaces = _replaces(session, files, log)
+    try:
+        issued = acme_order.issue(
+            session, list(cert.identifiers), key, provider_for, log=log, profile=cert.profile,
+            replaces=replaces, preferred_chain=cert.preferred_chain, resume_url=cert.pending_order_url,
+            on_order=remember_order)
+    except CAError:
+        _forget_order(cert, pending_key_path)  # a failed order cannot be resumed; the next try starts fresh
+        raise
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     log.step("store", "verifying the chain and key, then switching the live files")
-    stored = files.install(issued.fullchain_pem, old_key if old_key else key_to_pem(key))
-    _record_success(cert, stored)
+    stored = files.install(issued.fullchain_pem, key_pem)
+    _forget_order(cert, pending_key_path)
     log.step("store", f"live files updated in {files.live_dir}", ok=True)
-    mode = (cert.deployment or {}).get("mode", "files")
-    log.step("deploy", f"deployment mode '{mode}': nothing else to change", ok=True)
-    return stored
+    return stored, session
 
 
-def _record_success(cert: ManagedCertificate, stored: StoredVersion) -> None:
+def _pending_key(cert: ManagedCertificate, path) -> bytes | None:  # type: ignore[no-untyped-def]
+    if not cert.pending_order_url:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        cert.pending_order_url = None  # the key is gone, so the order cannot be finished: start again
+        return None
+
+
+def _new_key(cert: ManagedCertificate, files: CertificateFiles, log: RequestLog) -> bytes:
+    old_key = files.live_key_pem() if cert.reuse_key else None
+    if old_key:
+        log.info("reusing the current private key")
+        return old_key
+    log.info(f"generated a new {cert.key_type} key")
+    return key_to_pem(generate_key(cert.key_type))
+
+
+def _forget_order(cert: ManagedCertificate, pending_key_path) -> None:  # type: ignore[no-untyped-def]
+    with contextlib.suppress(FileNotFoundError):
+        pending_key_path.unlink()
+    if cert.pending_order_url:
+        cert.pending_order_url = None
+        cert.save()
+
+
+def _replaces(session: AcmeSession, files: CertificateFiles, log: RequestLog) -> str | None:
+    """The ARI id of the certificate this order replaces, when the CA speaks ARI."""
+    if not files.has_live() or not ari.supports_ari(session):
+        return None
+    try:
+        return ari.cert_id(files.live_files()["cert"].read_bytes())
+    except (OSError, CertifyError) as exc:
+        log.info(f"cannot name the certificate being replaced: {exc}")
+        return None
+
+
+def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog) -> str | None:
+    """Deployment failures are the deployment's own status: the certificate stays issued, no reorder."""
+    try:
+        deploy_certificate(data, cert, stored, log)
+    except DeploymentFailed as exc:
+        log.step("deploy", exc.message, ok=False)
+        cert.deploy_status, cert.deploy_error = "failed", exc.message
+        cert.save()
+        return exc.message
+    cert.deploy_status, cert.deploy_error = "ok", None
+    cert.save()
+    return None
+
+
+def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_supported: bool) -> None:
     now = datetime.now(UTC)
     with cert._meta.database.atomic():
         CertificateVersion.create(
@@ -98,7 +197,12 @@ def _record_success(cert: ManagedCertificate, stored: StoredVersion) -> None:
         cert.not_after = stored.not_after
         cert.failure_count = 0
         cert.last_error = None
-        cert.next_attempt = policy.renewal_due(stored.not_before, stored.not_after, cert.renewal)
+        due = policy.renewal_due(stored.not_before, stored.not_after, cert.renewal)
+        cert.ari_window_start = cert.ari_window_end = cert.ari_renew_at = cert.ari_recheck_at = None
+        if ari_supported and due - now > ARI_POLL:
+            cert.next_attempt, cert.renew_reason = now + ARI_POLL, "check the CA's renewal window (ARI)"
+        else:
+            cert.next_attempt, cert.renew_reason = due, policy.describe(cert.renewal)
         cert.save()
 
 
@@ -107,7 +211,8 @@ def _record_failure(cert: ManagedCertificate, error: CertifyError, log: RequestL
     log.step("failed", error.message, ok=False)
     cert.failure_count = (cert.failure_count or 0) + 1
     cert.last_error = error.message
-    cert.status = "failed"
+    cert.status = "failed"  # the live files (if any) still work until not_after, which faces show beside it
     lifetime = (cert.not_after - cert.not_before) if cert.not_before and cert.not_after else None
     cert.next_attempt = policy.retry_after_failure(cert.failure_count, now, lifetime)
+    cert.renew_reason = f"retry after failure {cert.failure_count}"
     cert.save()

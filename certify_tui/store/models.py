@@ -73,6 +73,15 @@ class ManagedCertificate(BaseModel):
     lease_expires = UTCDateTimeField(null=True)
     created_at = UTCDateTimeField(default=_now)
     updated_at = UTCDateTimeField(default=_now)
+    # Added in schema 3: ARI, resumable orders, deployment outcome.
+    ari_window_start = UTCDateTimeField(null=True)
+    ari_window_end = UTCDateTimeField(null=True)
+    ari_renew_at = UTCDateTimeField(null=True)  # our random pick inside the window
+    ari_recheck_at = UTCDateTimeField(null=True)
+    ari_explanation = peewee.CharField(null=True)
+    renew_reason = peewee.CharField(null=True)  # why next_attempt is what it is, for people
+    pending_order_url = peewee.CharField(null=True)  # an order in flight, resumed after a crash
+    deploy_error = peewee.TextField(null=True)
 
     def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         self.updated_at = _now()

@@ -1,0 +1,102 @@
+"""One renewer per certificate, across threads, processes and servers sharing the database.
+
+A lease is (owner, expiry) on the certificate's row, taken with one conditional UPDATE, which
+SQLite and PostgreSQL both apply atomically. A crashed worker's lease expires; on the same host
+a lease whose process is gone is taken over at once, so a restart after `kill -9` resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+
+from certify_tui.errors import OperationError
+from certify_tui.store.models import ManagedCertificate
+
+LEASE_SECONDS = 15 * 60  # longer than any order's timeout; renewed work never outlives it
+_PROCESS_NONCE = uuid.uuid4().hex[:8]
+
+
+def owner_id() -> str:
+    """host:pid:nonce:thread; the nonce tells a restarted process from a recycled pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_PROCESS_NONCE}:{threading.get_ident()}"
+
+
+def _process_gone(owner: str) -> bool:
+    """True when the owner ran on this host and its process no longer exists."""
+    parts = owner.split(":")
+    if len(parts) < 3 or parts[0] != socket.gethostname():
+        return False
+    try:
+        pid = int(parts[1])
+    except ValueError:
+        return False
+    if pid == os.getpid():
+        return parts[2] != _PROCESS_NONCE
+    return not _pid_alive(pid)
+
+
+def _pid_alive(pid: int) -> bool:
+    if os.name == "nt":  # no signal 0 on Windows: ask the kernel for a handle instead
+        import ctypes
+
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
+        if handle:
+            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+            return True
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire(name: str, owner: str, seconds: int = LEASE_SECONDS) -> bool:
+    now = datetime.now(UTC)
+    m = ManagedCertificate
+    free = m.lease_owner.is_null() | (m.lease_expires < now) | (m.lease_owner == owner)
+    taken = m.update(lease_owner=owner, lease_expires=now + timedelta(seconds=seconds)).where(
+        (m.name == name) & free).execute()
+    if taken:
+        return True
+    row = m.select(m.lease_owner).where(m.name == name).first()
+    if row is not None and row.lease_owner and _process_gone(row.lease_owner):
+        # Take over a dead local process's lease, still conditionally: two restarts cannot both win.
+        return bool(m.update(lease_owner=owner, lease_expires=now + timedelta(seconds=seconds)).where(
+            (m.name == name) & (m.lease_owner == row.lease_owner)).execute())
+    return False
+
+
+def release(name: str, owner: str) -> None:
+    m = ManagedCertificate
+    m.update(lease_owner=None, lease_expires=None).where((m.name == name) & (m.lease_owner == owner)).execute()
+
+
+def holder(name: str) -> str | None:
+    row = ManagedCertificate.select(ManagedCertificate.lease_owner).where(ManagedCertificate.name == name).first()
+    return row.lease_owner if row else None
+
+
+class Busy(OperationError):
+    def __init__(self, name: str, owner: str | None) -> None:
+        who = owner.rsplit(":", 2)[0] if owner else "another worker"
+        super().__init__(f"'{name}' is being renewed by {who} right now; try again when it finishes.")
+
+
+@contextmanager
+def lease(name: str, owner: str | None = None) -> Iterator[str]:
+    owner = owner or owner_id()
+    if not acquire(name, owner):
+        raise Busy(name, holder(name))
+    try:
+        yield owner
+    finally:
+        release(name, owner)

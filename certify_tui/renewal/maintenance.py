@@ -1,0 +1,312 @@
+"""Daily housekeeping: back up and check the database, prune old certificate versions, rotate logs.
+
+Each step returns a small result and writes one line to the app log; `run_daily` runs them all,
+and one step failing never stops the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import peewee
+
+from certify_tui import paths
+from certify_tui.certfiles import CertificateFiles
+from certify_tui.errors import CertifyError, StorageError
+from certify_tui.paths import DataDir, fsync_directory, os_error_reason
+from certify_tui.store.models import CertificateVersion, ManagedCertificate
+
+if TYPE_CHECKING:
+    from certify_tui.lifecycle import Core
+
+log = logging.getLogger("certify_tui")
+
+BACKUP_NAME = "certify.db.bak"
+PG_SKIPPED = "skipped: PostgreSQL is backed up with pg_dump"
+LOG_MAX_BYTES = 5 * 1024 * 1024
+LOG_KEEP = 5
+
+
+@dataclass
+class StepResult:
+    step: ClassVar[str] = "maintenance"
+    ok: bool
+    message: str
+    skipped: bool = False
+
+
+@dataclass
+class BackupResult(StepResult):
+    step: ClassVar[str] = "backup"
+    path: Path | None = None  # the fresh backup
+    previous: Path | None = None  # the one it replaced, kept as .bak.old
+    size: int = 0
+
+
+@dataclass
+class IntegrityResult(StepResult):
+    step: ClassVar[str] = "integrity"
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PruneResult(StepResult):
+    step: ClassVar[str] = "prune"
+    removed: dict[str, list[str]] = field(default_factory=dict)  # certificate -> removed archive folders
+    rows_deleted: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RotateResult(StepResult):
+    step: ClassVar[str] = "rotate-logs"
+    rotated: list[Path] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+R = TypeVar("R", bound=StepResult)
+
+
+def _report(result: R) -> R:
+    log.log(logging.INFO if result.ok else logging.WARNING, "maintenance %s: %s", result.step, result.message)
+    return result
+
+
+def _sqlite_path(db: peewee.Database) -> str | None:
+    """The SQLite file behind `db`, or None for any other database (PostgreSQL) or an in-memory one."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        return None
+    name = str(db.database)
+    if name in ("", ":memory:") or name.startswith("file::memory:"):
+        return None
+    return name
+
+
+# -- backup -------------------------------------------------------------------------------------------
+
+
+def backup_database(core: Core) -> BackupResult:
+    """Copy the live SQLite database to `<data-dir>/certify.db.bak` (the previous one kept as `.bak.old`).
+
+    Uses SQLite's online backup API from a separate connection, so other connections may keep writing;
+    the copy is a consistent snapshot. It is written to a temporary file, checked with
+    `PRAGMA integrity_check`, and only then renamed into place, mode 0600 (it holds account keys).
+    """
+    if not isinstance(core.db, peewee.SqliteDatabase):
+        return _report(BackupResult(ok=True, message=PG_SKIPPED, skipped=True))
+    source_path = _sqlite_path(core.db)
+    if source_path is None:
+        return _report(BackupResult(ok=True, message="skipped: in-memory database", skipped=True))
+    target = core.data.root / BACKUP_NAME
+    previous = core.data.root / f"{BACKUP_NAME}.old"
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    try:
+        _backup_to(source_path, temp)
+        size = temp.stat().st_size
+        had_previous = target.exists()
+        if had_previous:
+            os.replace(target, previous)
+        os.replace(temp, target)
+        fsync_directory(target.parent)
+    except OSError as exc:
+        raise StorageError(f"Could not back up the database to {target}: {os_error_reason(exc)}.",
+                           detail=str(exc)) from exc
+    finally:
+        for leftover in (temp, Path(f"{temp}-journal")):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+    kept = f"; previous kept as {previous.name}" if had_previous else ""
+    return _report(BackupResult(ok=True, message=f"wrote {target} ({size} bytes){kept}", path=target,
+                                previous=previous if had_previous else None, size=size))
+
+
+def _backup_to(source_path: str, temp: Path) -> None:
+    # Created 0600 before SQLite opens it, so the account keys are never readable by others.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    os.close(os.open(temp, flags, 0o600))
+    if not paths.IS_WINDOWS:
+        os.chmod(temp, 0o600)
+    # mode=rw: never creates a missing file; the backup only reads the source.
+    source = sqlite3.connect(f"{Path(source_path).resolve().as_uri()}?mode=rw", uri=True, timeout=10)
+    try:
+        dest = sqlite3.connect(temp, timeout=10)
+        try:
+            source.backup(dest)  # pages=-1: one step, one read snapshot, whatever others write meanwhile
+            dest.execute("PRAGMA journal_mode=DELETE")  # a standalone file: no -wal beside the backup
+            rows = [row[0] for row in dest.execute("PRAGMA integrity_check")]
+            if rows != ["ok"]:
+                raise StorageError(f"The database backup failed its integrity check ({'; '.join(rows[:5])}); "
+                                   f"the previous backup was kept.")
+        finally:
+            dest.close()
+    except sqlite3.Error as exc:
+        raise StorageError(f"Could not back up the database: {exc}.", detail=str(exc)) from exc
+    finally:
+        source.close()
+    with open(temp, "rb+") as handle:  # data on disk before the rename makes it visible
+        os.fsync(handle.fileno())
+
+
+# -- integrity -------------------------------------------------------------------------------------------
+
+
+def integrity_check(core: Core) -> IntegrityResult:
+    """`PRAGMA integrity_check` is 'ok' and `PRAGMA foreign_key_check` finds nothing (SQLite only)."""
+    if not isinstance(core.db, peewee.SqliteDatabase):
+        return _report(IntegrityResult(ok=True, message="skipped: PostgreSQL checks its own integrity",
+                                       skipped=True))
+    problems = [str(row[0]) for row in core.db.execute_sql("PRAGMA integrity_check").fetchall()]
+    if problems == ["ok"]:
+        problems = []
+    for table, rowid, parent, _fk in core.db.execute_sql("PRAGMA foreign_key_check").fetchall():
+        problems.append(f"{table} row {rowid} refers to a missing {parent} row")
+    if problems:
+        shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        return _report(IntegrityResult(ok=False, message=f"database problems: {shown}",
+                                       problems=problems))
+    return _report(IntegrityResult(ok=True, message="database ok"))
+
+
+# -- pruning ---------------------------------------------------------------------------------------------
+
+
+def prune_versions(core: Core, keep: int) -> PruneResult:
+    """Keep the newest `keep` archived versions (and the live one) of every certificate; delete the rest
+    and their `CertificateVersion` rows. The current row (highest version) is never deleted."""
+    removed: dict[str, list[str]] = {}
+    errors: list[str] = []
+    rows_deleted = 0
+    for cert in ManagedCertificate.select().order_by(ManagedCertificate.name):
+        try:
+            gone = CertificateFiles(core.data.certificates, cert.name).prune(keep)
+            if not gone:
+                continue
+            removed[cert.name] = [str(path) for path in gone]
+            gone_names = {path.name for path in gone}
+            rows = list(CertificateVersion.select().where(CertificateVersion.certificate == cert)
+                        .order_by(CertificateVersion.version.desc()))
+            doomed = [row.id for row in rows[1:] if Path(row.archive_dir).name in gone_names]
+            if doomed:
+                rows_deleted += CertificateVersion.delete().where(CertificateVersion.id.in_(doomed)).execute()
+        except (CertifyError, OSError, peewee.PeeweeException) as exc:
+            errors.append(f"{cert.name}: {exc}")
+    folders = sum(len(v) for v in removed.values())
+    message = (f"kept {keep} per certificate; removed {folders} archived version(s) of {len(removed)} "
+               f"certificate(s) and {rows_deleted} row(s)")
+    if errors:
+        message += f"; {len(errors)} failed: {'; '.join(errors[:3])}"
+    return _report(PruneResult(ok=not errors, message=message, removed=removed,
+                               rows_deleted=rows_deleted, errors=errors))
+
+
+# -- logs ------------------------------------------------------------------------------------------------
+
+
+def rotate_logs(data_dir: DataDir, max_bytes: int = LOG_MAX_BYTES, keep: int = LOG_KEEP) -> RotateResult:
+    """Rotate the app log and each certificate log larger than `max_bytes` to `.1`, `.2`, ... keeping `keep`.
+
+    Certificate logs are opened for each line (events.RequestLog), so a rename is enough. The app log is
+    held open by a logging.FileHandler: its stream is closed under the handler's lock around the rename,
+    and the handler reopens the path (a new, empty file) on its next record.
+    """
+    candidates = [data_dir.app_log]
+    cert_logs = data_dir.logs / "certificates"
+    with contextlib.suppress(OSError):
+        candidates += sorted(cert_logs.glob("*.log"))
+    rotated: list[Path] = []
+    errors: list[str] = []
+    for path in candidates:
+        try:
+            if not path.is_file() or path.stat().st_size <= max_bytes:
+                continue
+            handlers = _file_handlers(path)
+            for handler in handlers:
+                handler.acquire()
+            try:
+                for handler in handlers:
+                    _close_stream(handler)  # reopened lazily by the next emit (FileHandler, mode 'a')
+                _shift(path, keep)
+            finally:
+                for handler in reversed(handlers):
+                    handler.release()
+            rotated.append(path)
+        except OSError as exc:
+            errors.append(f"{path.name}: {os_error_reason(exc)}")
+    message = f"rotated {len(rotated)} log(s) over {max_bytes} bytes" + (
+        f"; {len(errors)} failed: {'; '.join(errors[:3])}" if errors else "")
+    return _report(RotateResult(ok=not errors, message=message, rotated=rotated, errors=errors))
+
+
+def _file_handlers(path: Path) -> list[logging.FileHandler]:
+    target = os.path.normcase(os.path.abspath(path))
+    found: list[logging.FileHandler] = []
+    for logger in (logging.getLogger("certify_tui"), logging.getLogger()):
+        for handler in logger.handlers:
+            if (isinstance(handler, logging.FileHandler) and handler not in found
+                    and os.path.normcase(handler.baseFilename) == target):
+                found.append(handler)
+    return found
+
+
+def _close_stream(handler: logging.FileHandler) -> None:
+    """Close the handler's file without retiring the handler: with `stream` None, emit() reopens the path."""
+    stream = handler.stream
+    if stream is None:
+        return
+    handler.stream = None  # type: ignore[assignment]
+    with contextlib.suppress(OSError, ValueError):
+        stream.flush()
+    with contextlib.suppress(OSError, ValueError):
+        stream.close()
+
+
+def _shift(path: Path, keep: int) -> None:
+    """path.{keep-1} -> path.{keep}, ..., path -> path.1; older ones (and any beyond `keep`) deleted."""
+    def numbered(n: int) -> Path:
+        return path.with_name(f"{path.name}.{n}")
+
+    if keep < 1:
+        path.unlink()
+        return
+    for stale in path.parent.glob(f"{path.name}.*"):
+        suffix = stale.name[len(path.name) + 1:]
+        if suffix.isdigit() and int(suffix) >= keep:
+            stale.unlink()
+    for n in range(keep - 1, 0, -1):
+        if numbered(n).exists():
+            os.replace(numbered(n), numbered(n + 1))
+    os.replace(path, numbered(1))
+
+
+# -- all of it --------------------------------------------------------------------------------------------
+
+
+def run_daily(core: Core) -> list[StepResult]:
+    """Backup, integrity check, prune (to the `keep_versions` setting) and log rotation, each on its own."""
+    results: list[StepResult] = []
+
+    def keep() -> int:
+        return int(core.settings().get("keep_versions", 10))
+
+    steps: list[tuple[type[StepResult], Any]] = [
+        (BackupResult, lambda: backup_database(core)),
+        (IntegrityResult, lambda: integrity_check(core)),
+        (PruneResult, lambda: prune_versions(core, keep())),
+        (RotateResult, lambda: rotate_logs(core.data)),
+    ]
+    for kind, run in steps:
+        try:
+            results.append(run())
+        except CertifyError as exc:  # one step failing must not stop the others
+            results.append(_report(kind(ok=False, message=f"failed: {exc}")))
+        except Exception as exc:  # a bug or an unexpected error: keep the traceback in the app log
+            log.exception("maintenance %s: failed: %s", kind.step, exc)
+            results.append(kind(ok=False, message=f"failed: {type(exc).__name__}: {exc}"))
+    return results
