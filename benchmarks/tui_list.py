@@ -106,7 +106,7 @@ class StockTable(App[None]):
 
 async def measure_stock(core: Core) -> tuple[float, list[float]]:
     start = time.perf_counter()
-    rows = [(r.name, r.primary, r.status, f"{r.not_after:%Y-%m-%d}", f"{r.next_attempt:%Y-%m-%d}",
+    rows = [(r.name, r.primary, r.status, f"{r.not_after:%Y-%m-%d}", f"{r.renews_at:%Y-%m-%d}",
              r.last_error or "ok") for r in core.certificate_rows()]
     app = StockTable(rows)
     async with app.run_test(size=(120, 40)) as pilot:

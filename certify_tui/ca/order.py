@@ -61,6 +61,10 @@ def issue(session: AcmeSession, names: list[str], key: PrivateKey, provider_for:
             provider.prepare(tasks, log)
             published.append((provider, tasks))
         for item in pending:
+            if item.challenge.status != messages.STATUS_PENDING:
+                # A resumed order: this challenge was answered before the crash and the CA is on it.
+                log.step("validation", "already answered; the CA is validating", item.identifier)
+                continue
             session.answer(item.challenge, item.response)
             log.step("validation", f"{item.task.challenge_type} answered; the CA is validating", item.identifier)
         _wait_for_authorizations(session, pending, log, timeout)

@@ -80,7 +80,7 @@ def _list(core: Core, args: argparse.Namespace) -> int:
         others = len(v["identifiers"]) - 1
         domain = v["primary_identifier"] + (f" (+{others})" if others else "")
         rows.append((v["name"], domain, v["status"], days_left(v["not_after"]),
-                     (v["next_attempt"] or "-")[:16].replace("T", " "), v["last_error"] or ""))
+                     (v["renews_at"] or "-")[:16].replace("T", " "), v["last_error"] or ""))
     print_table(("name", "domains", "status", "expires", "next renewal", "last error"), rows,
                 empty="No certificates yet. Add one: certify-tui cert add NAME --domain example.com")
     return 0
@@ -96,7 +96,8 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         ("Name", view["name"]), ("Identifiers", view["identifiers"]), ("Status", view["status"]),
         ("Account", f"{view['account']} ({view['ca']})"), ("Key type", view["key_type"]),
         ("Serial", view["serial"]), ("Issuer", view["issuer"]), ("Not before", view["not_before"]),
-        ("Not after", view["not_after"]), ("Next renewal", view["next_attempt"]),
+        ("Not after", view["not_after"]), ("Renews", view["renews_at"]),
+        ("Deployment", view["deploy_status"] and f"{view['deploy_status']} {view['deploy_error'] or ''}".strip()),
         ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
         *[(f"File {role}", path) for role, path in files.items()],
     ])

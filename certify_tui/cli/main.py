@@ -11,7 +11,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert
+from certify_tui.cli import account, cert, renew, service, status
 from certify_tui.errors import CertifyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     account.register(sub)
     cert.register(sub)
+    renew.register(sub)
+    service.register(sub)
+    status.register(sub)
     return parser
 
 

@@ -28,6 +28,7 @@ from certify_tui.store.models import Account, ManagedCertificate
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle.request import RequestResult
+    from certify_tui.renewal.engine import RenewOutcome
 
 _app_handler: logging.FileHandler | None = None
 
@@ -144,6 +145,20 @@ class Core:
         from certify_tui.lifecycle import request  # loads the ACME stack only when needed
 
         return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel)
+
+    def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
+              pool_size: int | None = None, cancel: threading.Event | None = None) -> list[RenewOutcome]:
+        """Renew the named certificates, or every due one; each outcome says renewed, not due, busy or failed."""
+        from certify_tui.renewal.engine import renew_certificates
+
+        return renew_certificates(self.data, names, force=force, dry_run=dry_run,
+                                  pool_size=pool_size or self.settings()["pool_size"], cancel=cancel)
+
+    def worker_status(self) -> dict[str, Any] | None:
+        """The renewal worker's last heartbeat (this process or a headless service), or None."""
+        from certify_tui.renewal.worker import worker_status
+
+        return worker_status()
 
     def certificate_log(self, name: str) -> str:
         path = self.data.certificate_log(certificates.get_certificate(name).name)

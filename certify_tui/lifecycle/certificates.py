@@ -109,20 +109,29 @@ class CertificateRow(NamedTuple):
     count: int
     status: str
     not_after: datetime | None
-    next_attempt: datetime | None
+    renews_at: datetime | None  # planned renewal (or retry) time, see policy.planned_renewal
     last_error: str | None
     auto_renew: bool
 
 
 def certificate_rows() -> list[CertificateRow]:
     m = ManagedCertificate
-    fields = (m.name, m.primary_identifier, m.identifiers, m.status, m.not_after, m.next_attempt,
-              m.last_error, m.auto_renew)
+    fields = (m.name, m.primary_identifier, m.identifiers, m.status, m.not_before, m.not_after, m.renewal,
+              m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew)
     rows = []
-    for name, primary, identifiers, status, not_after, next_attempt, error, auto in (
-            m.select(*fields).order_by(m.name).tuples()):
-        rows.append(CertificateRow(name, primary, len(identifiers), status, not_after, next_attempt, error, auto))
+    for (name, primary, identifiers, status, not_before, not_after, renewal, ari_at, next_attempt, failures,
+         error, auto) in m.select(*fields).order_by(m.name).tuples():
+        renews_at = policy.planned_renewal(status=status, not_before=not_before, not_after=not_after,
+                                           settings=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
+                                           failure_count=failures)
+        rows.append(CertificateRow(name, primary, len(identifiers), status, not_after, renews_at, error, auto))
     return rows
+
+
+def renews_at(cert: ManagedCertificate) -> datetime | None:
+    return policy.planned_renewal(status=cert.status, not_before=cert.not_before, not_after=cert.not_after,
+                                  settings=cert.renewal, ari_renew_at=cert.ari_renew_at,
+                                  next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0)
 
 
 def list_certificates() -> list[ManagedCertificate]:
@@ -179,7 +188,13 @@ def certificate_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "not_after": _iso(cert.not_after),
         "date_issued": _iso(cert.date_issued),
         "last_attempt": _iso(cert.last_attempt),
+        "renews_at": _iso(renews_at(cert)),
         "next_attempt": _iso(cert.next_attempt),
+        "renew_reason": cert.renew_reason,
+        "deploy_status": cert.deploy_status,
+        "deploy_error": cert.deploy_error,
+        "ari_window": ({"start": _iso(cert.ari_window_start), "end": _iso(cert.ari_window_end)}
+                       if cert.ari_window_start else None),
         "failure_count": cert.failure_count,
         "last_error": cert.last_error,
         "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
@@ -203,9 +218,7 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     if cert.reuse_key and not files.has_live():
         warnings.append("reuse key is on but no key exists yet: a new key will be generated")
     mode = (cert.deployment or {}).get("mode", "files")
-    next_renewal = None
-    if cert.not_before and cert.not_after:
-        next_renewal = policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)
+    next_renewal = renews_at(cert) if cert.id else None
     if not cert.auto_renew:
         warnings.append("automatic renewal is off")
     if account.status != "valid":

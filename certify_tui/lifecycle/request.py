@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from certify_tui.ca import ari
 from certify_tui.ca import order as acme_order
@@ -29,7 +29,6 @@ from certify_tui.renewal import leases, policy
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
 
 PENDING_KEY = "pending-privkey.pem"
-ARI_POLL = timedelta(days=1)  # a valid certificate is looked at this often so CA-suggested renewals are seen
 
 
 @dataclass(frozen=True)
@@ -199,8 +198,9 @@ def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_support
         cert.last_error = None
         due = policy.renewal_due(stored.not_before, stored.not_after, cert.renewal)
         cert.ari_window_start = cert.ari_window_end = cert.ari_renew_at = cert.ari_recheck_at = None
-        if ari_supported and due - now > ARI_POLL:
-            cert.next_attempt, cert.renew_reason = now + ARI_POLL, "check the CA's renewal window (ARI)"
+        if ari_supported:
+            # The worker's next check fetches the CA's renewal window, then follows its Retry-After.
+            cert.next_attempt, cert.renew_reason = now, "check the CA's renewal window (ARI)"
         else:
             cert.next_attempt, cert.renew_reason = due, policy.describe(cert.renewal)
         cert.save()

@@ -23,6 +23,12 @@ class AppSettings(Plugin):
               help="How many certificates renew at once."),
         Param("keep_versions", "Archived versions kept", type="int", default=10, minimum=1, maximum=1000,
               help="Older archived certificate versions are pruned daily."),
+        Param("notify_urls", "Notification URLs", type="str", secret=True, default="",
+              help="Apprise URLs separated by spaces or commas, e.g. "
+                   "mailtos://user:pass@smtp.example.com?to=ops@example.com for email, "
+                   "json://host/path for a webhook, slack://... for chat. Empty: no notifications."),
+        Param("notify_on_success", "Notify on success too", type="bool", default=False,
+              help="Also send a notification when a renewal succeeds (failures are always sent)."),
     )
 
 

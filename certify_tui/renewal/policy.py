@@ -33,6 +33,19 @@ def renewal_due(not_before: datetime, not_after: datetime, settings: dict[str, A
     return max(not_before, min(due, latest))
 
 
+def planned_renewal(*, status: str, not_before: datetime | None, not_after: datetime | None,
+                    settings: dict[str, Any] | None, ari_renew_at: datetime | None = None,
+                    next_attempt: datetime | None = None, failure_count: int = 0) -> datetime | None:
+    """When renewal is planned, for people: the retry time after a failure, else the policy's due time,
+    brought forward to the CA's ARI pick when that is earlier. None before the first issuance."""
+    if status == "failed" and failure_count and next_attempt is not None:
+        return next_attempt
+    if not_before is None or not_after is None:
+        return None
+    due = renewal_due(not_before, not_after, settings)
+    return min(due, ari_renew_at) if ari_renew_at else due
+
+
 def describe(settings: dict[str, Any] | None = None) -> str:
     settings = settings or {}
     if settings.get("days_before") is not None:
