@@ -57,7 +57,7 @@ SORT_KEYS: dict[str, Callable[[CertificateRow], object]] = {
     "primary": lambda r: r.primary,
     "status": lambda r: r.status,
     "expires": lambda r: r.not_after or datetime.max.replace(tzinfo=UTC),
-    "next": lambda r: r.next_attempt or datetime.max.replace(tzinfo=UTC),
+    "next": lambda r: r.renews_at or datetime.max.replace(tzinfo=UTC),
     "result": lambda r: r.last_error or "",
 }
 
@@ -92,7 +92,7 @@ def cells(row: CertificateRow, now: datetime) -> dict[str, str]:
         "primary": row.primary + others,
         "status": status_cell(row, now)[0],
         "expires": expires_cell(row, now),
-        "next": f"{row.next_attempt:%Y-%m-%d}" if row.next_attempt and row.auto_renew else (
+        "next": f"{row.renews_at:%Y-%m-%d}" if row.renews_at and row.auto_renew else (
             "manual" if not row.auto_renew else "-"),
         "result": result_cell(row),
     }
