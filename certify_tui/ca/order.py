@@ -113,9 +113,11 @@ def _resume(session: AcmeSession, url: str, names: list[str], log: RequestLog) -
     ordered = sorted(str(i.value) for i in order.body.identifiers)
     wanted = sorted(n[2:] if n.startswith("*.") else n for n in names)
     if order.body.status in (messages.STATUS_INVALID, "expired", "deactivated") or ordered != wanted:
-        log.info(f"the unfinished order is {order.body.status}; starting a new one")
+        log.info(f"the unfinished order is {getattr(order.body.status, 'name', order.body.status)}; "
+                 "starting a new one")
         return None
-    log.step("order", f"resuming the unfinished order ({order.body.status})", ok=True)
+    log.step("order", f"resuming the unfinished order ({getattr(order.body.status, 'name', order.body.status)})",
+             ok=True)
     return order
 
 

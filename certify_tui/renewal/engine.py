@@ -50,8 +50,9 @@ def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
 @dataclass(frozen=True)
 class Decision:
     due: bool
-    reason: str
+    reason: str  # what sets the renewal time: the policy, the CA's window, a retry
     next_look: datetime | None = None
+    renew_at: datetime | None = None
 
 
 def decide(data: DataDir, cert: ManagedCertificate, now: datetime) -> Decision:
@@ -63,7 +64,7 @@ def decide(data: DataDir, cert: ManagedCertificate, now: datetime) -> Decision:
     if cert.status == "failed" and cert.failure_count:
         return Decision(True, f"retry after failure {cert.failure_count}")
     due = policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)
-    reason = f"renewal due ({policy.describe(cert.renewal)})"
+    reason = policy.describe(cert.renewal)
     next_look = due
     try:
         window = _ari_window(data, cert, now)
@@ -76,11 +77,11 @@ def decide(data: DataDir, cert: ManagedCertificate, now: datetime) -> Decision:
             cert.ari_renew_at = window.pick()
         cert.ari_recheck_at, cert.ari_explanation = window.recheck_at, window.explanation_url
         if cert.ari_renew_at < due:
-            due, reason = cert.ari_renew_at, "inside the CA's suggested renewal window (ARI)"
+            due, reason = cert.ari_renew_at, "the CA's suggested renewal window (ARI)"
         next_look = min(due, window.recheck_at)
     if due <= now:
-        return Decision(True, reason)
-    return Decision(False, reason, next_look)
+        return Decision(True, reason, renew_at=due)
+    return Decision(False, reason, next_look, due)
 
 
 def _ari_window(data: DataDir, cert: ManagedCertificate, now: datetime) -> ari.RenewalWindow | None:
@@ -107,8 +108,9 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
                 if not dry_run:
                     cert.next_attempt, cert.renew_reason = decision.next_look, decision.reason
                     cert.save()
-                return RenewOutcome(name, "not-due", f"not due: next look {decision.next_look:%Y-%m-%d %H:%M} UTC "
-                                                     f"({decision.reason})")
+                return RenewOutcome(name, "not-due", f"not due: renews {decision.renew_at:%Y-%m-%d %H:%M} UTC "
+                                                     f"({decision.reason}); next check "
+                                                     f"{decision.next_look:%Y-%m-%d %H:%M} UTC")
             reason = decision.reason
         else:
             reason = "forced"

@@ -383,6 +383,14 @@ class PebbleServer:
     def intermediate_pem(self) -> bytes:
         return self._mgmt_get("/intermediates/0")
 
+    def set_renewal_info(self, cert_pem: bytes | str, start: str, end: str) -> None:
+        """Make Pebble's ARI answer for this certificate a window of our choosing (RFC 3339 times)."""
+        pem = cert_pem.decode() if isinstance(cert_pem, bytes) else cert_pem
+        window = json.dumps({"suggestedWindow": {"start": start, "end": end}})
+        r = requests.post(self.management_url + "/set-renewal-info/", json={"certificate": pem, "ariResponse": window},
+                          verify=self.https_ca_bundle, timeout=10)
+        r.raise_for_status()
+
     # -- DNS records (challtestsrv) ----------------------------------------------
 
     def _cts_post(self, path: str, body: dict[str, object]) -> None:
