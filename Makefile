@@ -4,7 +4,7 @@ VENV := .venv
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: install run test-servers test lint
+.PHONY: install run test-servers test lint demo screenshots
 
 # The venv is (re)installed whenever pyproject.toml changes; the stamp records the last install.
 $(VENV)/bin/python:
@@ -30,3 +30,11 @@ test: install test-servers
 
 lint: install
 	$(VENV)/bin/ruff check .
+
+# A local Pebble CA, a sandbox account and an example certificate, then the TUI (ARGS="--data-dir DIR" keeps the data).
+demo: install test-servers
+	$(VENV)/bin/python scripts/demo.py $(ARGS)
+
+# SVG screenshots of the main screens (seeded data, frozen clock) into screenshots/.
+screenshots: install
+	$(VENV)/bin/python scripts/screenshots.py $(ARGS)

@@ -29,12 +29,11 @@ from cryptography.hazmat.primitives import serialization
 from certify_tui import paths
 from certify_tui.errors import StorageError, UsageError
 from certify_tui.paths import (
-    atomic_write,
     check_certificate_name,
     ensure_private_dir,
     fsync_directory,
     os_error_reason,
-    write_private_file,
+    write_new_file,
 )
 
 FILE_NAMES = {"cert": "cert.pem", "chain": "chain.pem", "fullchain": "fullchain.pem", "privkey": "privkey.pem"}
@@ -207,12 +206,11 @@ class CertificateFiles:
 
     @staticmethod
     def _write_set(directory: Path, contents: dict[str, bytes]) -> None:
+        """Write a version into a folder nothing reads yet: each file created exclusively with its final
+        mode and fsynced, then the folder fsynced once (no temp-and-rename needed before `live` points here)."""
         for kind, data in contents.items():
-            path = directory / FILE_NAMES[kind]
-            if kind == "privkey":
-                write_private_file(path, data)
-            else:
-                atomic_write(path, data, mode=0o644)
+            write_new_file(directory / FILE_NAMES[kind], data, 0o600 if kind == "privkey" else 0o644)
+        fsync_directory(directory)
 
     def _switch_live(self, directory: Path, contents: dict[str, bytes]) -> None:
         if self.use_symlinks is not False and not (self.use_symlinks is None and paths.IS_WINDOWS):

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 from certify_tui.errors import OperationError
 
@@ -50,6 +51,7 @@ class RequestLog:
         self.name = name
         self.events: list[ProgressEvent] = []
         self._lock = threading.Lock()
+        self._handle: TextIO | None = None
 
     def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
         event = ProgressEvent(step, message, identifier, ok)
@@ -70,9 +72,16 @@ class RequestLog:
 
     def _append(self, line: str) -> None:
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
-            with open(self.path, "a", encoding="utf-8") as handle:  # type: ignore[arg-type]
-                handle.write(line + "\n")
+            if self._handle is None:  # opened once per request; line-buffered so `tail -f` sees each step
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
+                self._handle = open(self.path, "a", encoding="utf-8", buffering=1)  # type: ignore[arg-type]  # noqa: SIM115
+            self._handle.write(line + "\n")
         except OSError as exc:
             # A log that cannot be written must not stop a renewal; the app log still has the line.
             app_log.warning("cannot write %s: %s", self.path, exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None

@@ -1,7 +1,7 @@
 """Polling that is quick when the CA is quick and polite when it is not.
 
 The `acme` library sleeps a fixed second per poll, which sets a 1-2 s floor per certificate.
-We start at 25 ms, grow by 60% each time, cap at 5 s, and always honour Retry-After.
+We start at 50 ms (a quick CA is done by then), grow by 60% each time, cap at 5 s, and always honour Retry-After.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 
 from certify_tui.errors import CAError
 
-FIRST_DELAY = 0.025
+FIRST_DELAY = 0.05
 GROWTH = 1.6
 MAX_DELAY = 5.0
 

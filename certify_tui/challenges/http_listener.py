@@ -9,6 +9,8 @@ from __future__ import annotations
 import errno
 import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from certify_tui.errors import OperationError
@@ -76,10 +78,18 @@ class _Listener:
                                        name=f"http-01 {address}:{port}", daemon=True)
         self.thread.start()
 
+        self.idle_timer: threading.Timer | None = None
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
+
+# Inside a batch (the worker's pool working through due certificates) a listener stays up this long
+# after its last order, so the burst reuses one socket instead of binding and closing per order.
+# Outside a batch it closes at once, freeing the port for a web server.
+LINGER_SECONDS = 1.0
+_batches = 0
 
 _listeners: dict[tuple[str, int], _Listener] = {}
 _registry_lock = threading.Lock()
@@ -91,6 +101,9 @@ def publish(address: str, port: int, tokens: dict[str, str]) -> None:
         listener = _listeners.get((address, port))
         if listener is None:
             listener = _listeners[(address, port)] = _Listener(address, port)
+        if listener.idle_timer is not None:
+            listener.idle_timer.cancel()
+            listener.idle_timer = None
         listener.users += 1
     with listener.server.tokens_lock:
         listener.server.tokens.update({t: v.encode() for t, v in tokens.items()})
@@ -106,9 +119,52 @@ def withdraw(address: str, port: int, tokens: list[str]) -> None:
             for token in tokens:
                 listener.server.tokens.pop(token, None)
         listener.users -= 1
-        if listener.users <= 0:
+        if listener.users > 0:
+            return
+        if LINGER_SECONDS <= 0 or _batches == 0:
             del _listeners[(address, port)]
             listener.close()
+            return
+        timer = threading.Timer(LINGER_SECONDS, _close_if_idle, args=(address, port, listener))
+        timer.daemon = True
+        listener.idle_timer = timer
+        timer.start()
+
+
+def _close_if_idle(address: str, port: int, listener: _Listener) -> None:
+    with _registry_lock:
+        if _listeners.get((address, port)) is not listener or listener.users > 0:
+            return  # reused meanwhile
+        del _listeners[(address, port)]
+    listener.close()
+
+
+@contextmanager
+def batch() -> Iterator[None]:
+    """Let listeners linger between the orders of a burst; close the idle ones when it ends."""
+    global _batches
+    with _registry_lock:
+        _batches += 1
+    try:
+        yield
+    finally:
+        with _registry_lock:
+            _batches -= 1
+            last = _batches == 0
+        if last:
+            close_idle()
+
+
+def close_idle() -> None:
+    """Close every listener no order uses now (at shutdown, or to free a port at once)."""
+    with _registry_lock:
+        idle = [(key, lst) for key, lst in _listeners.items() if lst.users <= 0]
+        for key, listener in idle:
+            del _listeners[key]
+            if listener.idle_timer is not None:
+                listener.idle_timer.cancel()
+    for _, listener in idle:
+        listener.close()
 
 
 def is_listening(address: str, port: int) -> bool:

@@ -139,7 +139,9 @@ def list_certificates() -> list[ManagedCertificate]:
 
 
 def get_certificate(name: str) -> ManagedCertificate:
-    cert = ManagedCertificate.get_or_none(ManagedCertificate.name == name)
+    # The account comes in the same query: nearly every use case reads it.
+    cert = (ManagedCertificate.select(ManagedCertificate, Account).join(Account)
+            .where(ManagedCertificate.name == name).first())
     if cert is None:
         raise NotFoundError(f"No certificate named '{name}'.")
     return cert

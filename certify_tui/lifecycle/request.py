@@ -57,15 +57,22 @@ def cached_session(account) -> AcmeSession:  # type: ignore[no-untyped-def]
 def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback | None = None,
                         cancel: threading.Event | None = None, owner: str | None = None,
                         reason: str | None = None) -> RequestResult:
-    cert = get_certificate(name)
-    with leases.lease(cert.name, owner):
-        cert = get_certificate(name)  # re-read under the lease: another worker may just have renewed it
+    with leases.lease(name, owner):
+        cert = get_certificate(name)  # read under the lease: another worker may just have renewed it
         return _request_locked(data, cert, on_event, cancel, reason)
 
 
 def _request_locked(data: DataDir, cert: ManagedCertificate, on_event: ProgressCallback | None,
                     cancel: threading.Event | None, reason: str | None) -> RequestResult:
+    """The request under its lease, with its step log open for the whole run."""
     log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name)
+    try:
+        return _request_logged(data, cert, log, reason)
+    finally:
+        log.close()
+
+
+def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, reason: str | None) -> RequestResult:
     started = datetime.now(UTC)
     cert.last_attempt = started
     cert.save()
@@ -126,7 +133,7 @@ def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[Stor
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     log.step("store", "verifying the chain and key, then switching the live files")
     stored = files.install(issued.fullchain_pem, key_pem)
-    _forget_order(cert, pending_key_path)
+    _forget_order(cert, pending_key_path, save=False)  # saved with the success record
     log.step("store", f"live files updated in {files.live_dir}", ok=True)
     return stored, session
 
@@ -150,12 +157,13 @@ def _new_key(cert: ManagedCertificate, files: CertificateFiles, log: RequestLog)
     return key_to_pem(generate_key(cert.key_type))
 
 
-def _forget_order(cert: ManagedCertificate, pending_key_path) -> None:  # type: ignore[no-untyped-def]
+def _forget_order(cert: ManagedCertificate, pending_key_path, *, save: bool = True) -> None:  # type: ignore[no-untyped-def]
     with contextlib.suppress(FileNotFoundError):
         pending_key_path.unlink()
     if cert.pending_order_url:
         cert.pending_order_url = None
-        cert.save()
+        if save:
+            cert.save()
 
 
 def _replaces(session: AcmeSession, files: CertificateFiles, log: RequestLog) -> str | None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from certify_tui.ca import ari
 from certify_tui.certfiles import CertificateFiles
+from certify_tui.challenges import http_listener
 from certify_tui.errors import CertifyError
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
@@ -101,8 +102,8 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
               cancel: threading.Event | None = None) -> RenewOutcome:
     owner = leases.owner_id()
     try:
-        cert = get_certificate(name)
         if not force:
+            cert = get_certificate(name)
             decision = decide(data, cert, datetime.now(UTC))
             if not decision.due:
                 if not dry_run:
@@ -133,8 +134,12 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
                        on_outcome: Callable[[RenewOutcome], None] | None = None) -> list[RenewOutcome]:
     """Renew the named certificates (or every due one) with at most `pool_size` at once."""
     targets = names if names else due_names()
-    for name in targets:
-        get_certificate(name)  # unknown names are a usage error before anything starts
+    if names:
+        known = {row.name for row in ManagedCertificate.select(ManagedCertificate.name).where(
+            ManagedCertificate.name.in_(names))}
+        for name in names:
+            if name not in known:  # unknown names are a usage error before anything starts
+                get_certificate(name)
     if not targets:
         return []
 
@@ -147,7 +152,8 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
             on_outcome(outcome)
         return outcome
 
-    if pool_size <= 1 or len(targets) == 1:
-        return [run(n) for n in targets]
-    with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="renew") as pool:
-        return list(pool.map(run, targets))
+    with http_listener.batch():
+        if pool_size <= 1 or len(targets) == 1:
+            return [run(n) for n in targets]
+        with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="renew") as pool:
+            return list(pool.map(run, targets))

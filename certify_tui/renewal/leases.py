@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from certify_tui.errors import OperationError
+from certify_tui.errors import NotFoundError, OperationError
 from certify_tui.store.models import ManagedCertificate
 
 LEASE_SECONDS = 15 * 60  # longer than any order's timeout; renewed work never outlives it
@@ -68,7 +68,9 @@ def acquire(name: str, owner: str, seconds: int = LEASE_SECONDS) -> bool:
     if taken:
         return True
     row = m.select(m.lease_owner).where(m.name == name).first()
-    if row is not None and row.lease_owner and _process_gone(row.lease_owner):
+    if row is None:
+        raise NotFoundError(f"No certificate named '{name}'.")
+    if row.lease_owner and _process_gone(row.lease_owner):
         # Take over a dead local process's lease, still conditionally: two restarts cannot both win.
         return bool(m.update(lease_owner=owner, lease_expires=now + timedelta(seconds=seconds)).where(
             (m.name == name) & (m.lease_owner == row.lease_owner)).execute())

@@ -100,3 +100,79 @@ async def wait_home_loaded(pilot: Pilot) -> None:
     log = pilot.app.screen.query_one(Log)
     await wait_until(pilot, lambda: log.line_count > 0)
     await pilot.pause()
+
+
+# -- request screen: a scripted core.request, so snapshots never depend on a CA ---------------------
+
+def scripted_events(name: str, identifiers: list[str], *, fail: str | None = None) -> list[tuple]:
+    """(step, message, identifier, ok) tuples as the core emits them for a request of `identifiers`.
+
+    With `fail`, the first identifier's validation fails with that reason and the request stops there.
+    """
+    steps: list[tuple] = [("start", f"request for {len(identifiers)} identifier(s) via admin@example.org",
+                           None, None), ("info", "generated a new ec256 key", None, None),
+                          ("order", f"new order for {', '.join(identifiers)}", None, None),
+                          ("order", "order created", None, True)]
+    steps += [("authorization", "pending; will answer with http-01 via built-in listener on 0.0.0.0:80",
+               i, None) for i in identifiers]
+    steps += [("info", "serving http-01 token on 0.0.0.0:80", i, None) for i in identifiers]
+    steps += [("validation", "http-01 answered; the CA is validating", i, None) for i in identifiers]
+    if fail:
+        steps += [("validation", fail, identifiers[0], False)]
+        steps += [("validation", "validated", i, True) for i in identifiers[1:]]
+        steps += [("failed", f"Validation failed: {fail}", None, False)]
+        return steps
+    steps += [("validation", "validated", i, True) for i in identifiers]
+    steps += [("finalize", "sending the certificate signing request", None, None),
+              ("finalize", "certificate issued", None, True),
+              ("download", "downloading the certificate chain", None, None),
+              ("download", "downloaded (1 chain(s) offered, using CN=Pebble Intermediate CA 4b2c1e)", None, True),
+              ("store", "verifying the chain and key, then switching the live files", None, None),
+              ("store", f"live files updated in certificates/{name}/live", None, True),
+              ("deploy", "deployment mode 'files': nothing else to change", None, True),
+              ("done", "certificate 04d2a3f1c0ffee valid until 2026-08-30 12:00 UTC (1.25 s)", None, True)]
+    return steps
+
+
+def script_request(core: Core, *, fail: str | None = None) -> None:
+    """Replace `core.request` on this instance with a fixed sequence of events and a fixed result."""
+    from certify_tui.certfiles import StoredVersion
+    from certify_tui.errors import ValidationFailed
+    from certify_tui.events import ProgressEvent
+    from certify_tui.lifecycle.request import RequestResult
+
+    def request(name: str, *, on_event=None, cancel=None) -> RequestResult:  # noqa: ANN001
+        identifiers = list(core.get_certificate(name).identifiers)
+        for i, (step, message, identifier, ok) in enumerate(scripted_events(name, identifiers, fail=fail)):
+            if on_event is not None:
+                on_event(ProgressEvent(step, message, identifier, ok, at=FIXED_NOW + timedelta(milliseconds=50 * i)))
+        if fail:
+            raise ValidationFailed(f"Validation failed: {fail}")
+        live = core.data.certificates / name / "live"
+        version = StoredVersion(
+            version=1, directory=core.data.certificates / name / "archive" / "0001-04d2a3f1c0ffee",
+            serial="04d2a3f1c0ffee", not_before=FIXED_NOW, not_after=FIXED_NOW + timedelta(days=90),
+            fingerprint_sha256="ab" * 32, issuer="CN=Pebble Intermediate CA 4b2c1e",
+            files={role: str(live / f"{role}.pem") for role in ("cert", "chain", "fullchain", "privkey")})
+        return RequestResult(name, version, 1.25)
+
+    core.request = request  # type: ignore[method-assign]
+
+
+async def wait_request_finished(pilot: Pilot, timeout: float = 30.0) -> None:
+    from certify_tui.tui.screens.request import RequestScreen
+
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, RequestScreen) and pilot.app.screen.finished,
+                     timeout)
+    await pilot.pause()
+
+
+def plain(renderable: object, width: int = 120) -> str:
+    """A Rich renderable as plain text (what a colourless terminal shows)."""
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()

@@ -23,6 +23,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.fixture(autouse=True)
+def no_linger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Most tests check the close on the last withdraw; the linger has its own test."""
+    monkeypatch.setattr(http_listener, "LINGER_SECONDS", 0)
+
+
 @pytest.fixture
 def port() -> Iterator[int]:
     port = _free_port()
@@ -209,3 +215,36 @@ def test_bad_address_error_has_no_port_in_use_hint(port: int) -> None:
         publish(address, port, {"t": "v"})
     assert not is_listening(address, port)
     assert "already using" not in info.value.message
+
+
+def test_listener_lingers_for_the_next_order_then_closes(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_listener, "LINGER_SECONDS", 0.3)
+    monkeypatch.setattr(http_listener, "_batches", 1)  # as inside the worker's burst
+    publish(HOST, port, {"a": "a.1"})
+    first = http_listener._listeners[(HOST, port)]
+    withdraw(HOST, port, ["a"])
+    assert is_listening(HOST, port) and not _refused(port)  # still up for a burst of orders
+    assert _request(port, CHALLENGE_PREFIX + "a")[0] == 404  # but no longer serving the old token
+    publish(HOST, port, {"b": "b.1"})
+    assert http_listener._listeners[(HOST, port)] is first  # the same socket was reused
+    withdraw(HOST, port, ["b"])
+    deadline = time.monotonic() + 5
+    while not _refused(port) and time.monotonic() < deadline:  # the close runs on the timer's thread
+        time.sleep(0.05)
+    assert not is_listening(HOST, port) and _refused(port)
+
+
+def test_close_idle_frees_the_port_at_once(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_listener, "LINGER_SECONDS", 30)
+    with http_listener.batch():
+        publish(HOST, port, {"a": "a.1"})
+        withdraw(HOST, port, ["a"])
+        assert not _refused(port)
+    assert _refused(port)  # the end of the batch closed the idle listener
+
+
+def test_outside_a_batch_the_port_is_freed_at_once(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_listener, "LINGER_SECONDS", 30)
+    publish(HOST, port, {"a": "a.1"})
+    withdraw(HOST, port, ["a"])
+    assert _refused(port)

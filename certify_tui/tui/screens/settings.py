@@ -1,16 +1,143 @@
-"""Settings. (Placeholder until the settings screen lands.)"""
+"""Settings: the application settings as a form (declared like plug-in parameters), and the renewal worker.
+
+The form comes from `AppSettings.params`, filled from `core.settings()`; ctrl+s saves through
+`core.update_settings`, and any error is shown inline (nothing is saved then). Loading and saving
+run in thread workers, so a slow database never freezes the screen.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Footer, Label, Static
+
+from certify_tui.errors import CertifyError
+from certify_tui.lifecycle.settings import AppSettings
+from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.screens.confirm import ConfirmScreen
+from certify_tui.tui.widgets.plugin_form import PluginForm
+
+if TYPE_CHECKING:
+    from certify_tui.lifecycle import Core
+    from certify_tui.tui.app import CertifyApp
+
+
+def renewal_worker_status(core: Core) -> str:
+    """What the read-only "Renewal worker" section says.
+
+    One place to wire to real state later (the service's heartbeat, next run, running renewals).
+    """
+    return ("Not running in this session. The headless service (certify-tui service) arrives with "
+            "automatic renewal; until then, renew from the list with r.")
 
 
 class SettingsScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back")]
+    app: CertifyApp
+    CSS_PATH = "settings.tcss"
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "back", "Back"),
+        Binding("f1", "app.help", "Help"),  # ? types into the fields here
+    ]
+
+    loaded = False  # the form is filled (tests wait for it)
+    saved_values: dict[str, Any] | None = None  # what the database holds, as last read or saved
 
     def compose(self) -> ComposeResult:
-        yield Label("Settings")
+        yield Label("Settings  ·  ctrl+s saves  ·  Esc goes back", id="title-bar")
+        with VerticalScroll(id="settings-body"):
+            yield Label("Loading…", id="settings-loading")
+            yield Label("", id="settings-error")
+        with Vertical(id="renewal-worker"):
+            yield Label("Renewal worker", id="renewal-worker-title")
+            yield Static(renewal_worker_status(self.app.core), id="renewal-worker-state")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#settings-error").display = False
+        self._load()
+
+    # -- workers (post messages only) ---------------------------------------------------------
+    @work(thread=True, exclusive=True, group="settings-load", exit_on_error=False)
+    def _load(self) -> None:
+        try:
+            self.post_message(WorkDone("load", self.app.core.settings()))
+        except CertifyError as exc:
+            self.post_message(WorkFailed("load", exc.message))
+
+    @work(thread=True, exclusive=True, group="settings-save", exit_on_error=False)
+    def _save(self, changes: dict[str, Any]) -> None:
+        try:
+            self.post_message(WorkDone("save", self.app.core.update_settings(changes)))
+        except CertifyError as exc:
+            self.post_message(WorkFailed("save", exc.message))
+
+    @on(WorkDone)
+    async def _work_done(self, message: WorkDone) -> None:
+        message.stop()
+        self.saved_values = dict(message.value)
+        if message.tag == "load":
+            await self.query_one("#settings-loading").remove()
+            form = PluginForm(AppSettings.params, self.saved_values, owner="settings", id="settings-form")
+            await self.query_one("#settings-body").mount(form, after="#settings-error")
+            self.loaded = True
+            form.query("Input, Checkbox, Select").first().focus()
+        else:
+            self._show_error(None)
+            self.notify("Settings saved.")
+
+    @on(WorkFailed)
+    def _work_failed(self, message: WorkFailed) -> None:
+        message.stop()
+        prefix = "Could not read the settings" if message.tag == "load" else "Not saved"
+        self._show_error(f"{prefix}: {message.message}")
+
+    # -- actions ------------------------------------------------------------------------------
+    def _form(self) -> PluginForm | None:
+        forms = self.query(PluginForm)
+        return forms.first() if forms else None
+
+    def _changes(self) -> dict[str, Any]:
+        form = self._form()
+        if form is None or self.saved_values is None:
+            return {}
+        return {k: v for k, v in form.values().items() if self.saved_values.get(k) != v}
+
+    def _show_error(self, text: str | None) -> None:
+        label = self.query_one("#settings-error", Label)
+        label.update(text or "")
+        label.display = bool(text)
+
+    def action_save(self) -> None:
+        form = self._form()
+        if form is None:
+            return
+        errors = form.show_errors()
+        if errors:
+            labels = [p.label for p in form.params if p.key in errors]
+            self._show_error(f"Not saved: {', '.join(labels)} {'needs' if len(labels) == 1 else 'need'} "
+                             "a valid value (see below).")
+            return
+        changes = self._changes()
+        if not changes:
+            self._show_error(None)
+            self.notify("Nothing changed.")
+            return
+        self._save(changes)
+
+    def action_back(self) -> None:
+        if not self._changes():
+            self.dismiss()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss()
+
+        self.app.push_screen(ConfirmScreen("Discard the unsaved changes to the settings?", "Discard", "Keep editing",
+                                           danger=True), answered)
