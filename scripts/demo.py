@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                 super().on_mount()
                 self.notify(hint, title="Demo", timeout=20)
 
-        DemoApp(core).run()
+        DemoApp(core, renewal_worker=True).run()
         return 0
     except CertifyError as exc:
         print(f"demo: {exc.message}", file=sys.stderr)

@@ -23,6 +23,7 @@ from certify_tui.lifecycle import accounts, certificates, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
+from certify_tui.plugins import Param
 from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
 
@@ -112,9 +113,12 @@ class Core:
     def certificate_spec(self, name: str) -> CertificateSpec:
         return certificates.spec_of(certificates.get_certificate(name))
 
-    def preview_spec(self, spec: CertificateSpec) -> Plan:
-        """The plan for unsaved settings (the editor's Preview step); nothing is stored."""
-        return certificates.preview(self.data, certificates.build_certificate(spec))
+    def preview_spec(self, spec: CertificateSpec, editing: str | None = None) -> Plan:
+        """The plan for unsaved settings (the editor's Preview step); nothing is stored.
+
+        `editing` names the stored certificate these settings would change."""
+        existing = certificates.get_certificate(editing) if editing else None
+        return certificates.preview(self.data, certificates.build_certificate(spec, existing=existing))
 
     def certificate_rows(self) -> list[CertificateRow]:
         return certificates.certificate_rows()
@@ -122,7 +126,21 @@ class Core:
     def settings(self) -> dict[str, Any]:
         return settings.get_settings()
 
+    @staticmethod
+    def settings_params() -> tuple[Param, ...]:
+        """The declared settings, for forms."""
+        return settings.AppSettings.params
+
+    def send_test_notification(self) -> tuple[bool, str]:
+        from certify_tui import notify
+
+        return notify.send_test(self.settings())
+
     def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if changes.get("notify_urls"):
+            from certify_tui import notify
+
+            notify.check_notify_urls(changes["notify_urls"])  # a clear error now, not a silent failure later
         return settings.update_settings(changes)
 
     def list_certificates(self) -> list[ManagedCertificate]:

@@ -46,6 +46,26 @@ class CertificateSpec:
     deployment_mode: str = "files"
 
 
+def check_renewal(renewal: dict[str, Any] | None) -> dict[str, Any]:
+    """One of {"percent": 1-99}, {"days_before": N}, {"days_after": N}; a clear error otherwise."""
+    if not renewal:
+        return {"percent": policy.DEFAULT_PERCENT}
+    unknown = set(renewal) - {"percent", "days_before", "days_after"}
+    if unknown or len(renewal) != 1:
+        raise UsageError("Renewal must be one of: percent of the lifetime, days before expiry, or days after "
+                         "issuance.")
+    (key, value), = renewal.items()
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"Renewal {key.replace('_', ' ')} must be a number, not '{value}'.") from None
+    if key == "percent" and not 1 <= number <= 99:
+        raise UsageError("Renewal percent must be between 1 and 99 (75 renews a 90-day certificate on day 67).")
+    if key != "percent" and number <= 0:
+        raise UsageError(f"Renewal {key.replace('_', ' ')} must be more than 0.")
+    return {key: number}
+
+
 def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None = None) -> ManagedCertificate:
     """Validate a spec into an (unsaved) model; every rule violation is a UsageError."""
     name = check_certificate_name(spec.name.strip())
@@ -58,6 +78,7 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
              for r in spec.rules] if spec.rules else [make_rule(spec.challenge, spec.provider, spec.options)]
     identifiers = check_names(spec.domains, rules, acct)
+    renewal = check_renewal(spec.renewal)
     if spec.deployment_mode not in DEPLOYMENT_MODES:
         raise UsageError(f"Unknown deployment mode '{spec.deployment_mode}'; "
                          f"choose one of: {', '.join(DEPLOYMENT_MODES)}.")
@@ -68,7 +89,7 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
         challenge_rules=rules, key_type=check_key_type(spec.key_type), reuse_key=spec.reuse_key,
         preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
-        deployment=deployment, renewal=spec.renewal or {"percent": policy.DEFAULT_PERCENT},
+        deployment=deployment, renewal=renewal,
         auto_renew=spec.auto_renew,
     ).items():
         setattr(cert, key, value)

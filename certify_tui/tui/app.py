@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
+from certify_tui.tui.messages import WorkDone
 from certify_tui.tui.screens.accounts import AccountsScreen
 from certify_tui.tui.screens.certificates import CertificatesScreen
 from certify_tui.tui.screens.confirm import ConfirmScreen
@@ -19,6 +21,7 @@ from certify_tui.tui.screens.settings import SettingsScreen
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
+    from certify_tui.renewal.worker import RenewalWorker
 
 
 class CertifyApp(App[None]):
@@ -26,19 +29,49 @@ class CertifyApp(App[None]):
     CSS_PATH = "app.tcss"
     BINDINGS = [
         Binding("question_mark", "help", "Help"),
+        Binding("f1", "help", "Help", show=False, priority=True),  # works even while typing in a field
         Binding("a", "accounts", "Accounts"),
         Binding("s", "settings", "Settings"),
         Binding("q", "quit", "Quit"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
     ]
 
-    def __init__(self, core: Core) -> None:
+    def __init__(self, core: Core, *, renewal_worker: bool = False) -> None:
         super().__init__()
         self.core = core
         self.requests_running = 0  # the request screen counts itself in and out
+        self.start_worker = renewal_worker
+        self.renewer: RenewalWorker | None = None
 
     def on_mount(self) -> None:
         self.push_screen(CertificatesScreen())
+        if self.start_worker:
+            self._start_renewal_worker()
+
+    @work(thread=True, group="renewal-worker", exit_on_error=False)
+    def _start_renewal_worker(self) -> None:
+        """Renew in the background while the app is open, unless a headless service already does."""
+        from certify_tui.renewal.worker import RenewalWorker
+
+        status = self.core.worker_status()
+        if status and status.get("where") == "service" and status.get("running") and not status.get("stale"):
+            return  # the service renews; two workers would only compete for leases
+        worker = RenewalWorker(self.core, where="tui",
+                               on_outcome=lambda outcome: self.post_message(WorkDone("renewal", outcome)))
+        worker.start()
+        self.renewer = worker
+
+    def on_work_done(self, message: WorkDone) -> None:
+        if message.tag == "renewal":
+            outcome = message.value
+            if outcome.action in ("renewed", "failed", "deploy-failed"):
+                severity = "information" if outcome.ok else "error"
+                self.notify(f"{outcome.name}: {outcome.message}", severity=severity, title="Renewal")
+                self.refresh_certificates()
+
+    def on_unmount(self) -> None:
+        if self.renewer is not None:
+            self.renewer.stop(wait=False)  # in-flight orders stop at their next step and stay resumable
 
     # -- navigation, shared by screens and the command palette ---------------------------------
     def _home(self) -> CertificatesScreen | None:
@@ -60,11 +93,15 @@ class CertifyApp(App[None]):
         self.push_screen(RequestScreen(name), lambda _ok: self.refresh_certificates(name))
 
     def _push_once(self, screen_type: type[Screen], factory) -> None:  # type: ignore[no-untyped-def]
+        # Not over a dialog (a stray key there must not stack screens), nor twice in a row.
+        if isinstance(self.screen, ModalScreen) and not isinstance(self.screen, screen_type):
+            return
         if not isinstance(self.screen, screen_type):
             self.push_screen(factory())
 
     def action_help(self) -> None:
-        self._push_once(HelpScreen, HelpScreen)
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
 
     def action_accounts(self) -> None:
         self._push_once(AccountsScreen, AccountsScreen)
@@ -98,5 +135,5 @@ class CertifyApp(App[None]):
 
 
 def run_tui(core: Core) -> int:
-    CertifyApp(core).run()
+    CertifyApp(core, renewal_worker=True).run()
     return 0

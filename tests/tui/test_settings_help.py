@@ -76,7 +76,13 @@ async def test_renewal_worker_section(make_app) -> None:
         screen = await open_settings(pilot)
         text = str(screen.query_one("#renewal-worker-state").content)
         assert text == renewal_worker_status(core)
-        assert "not running in this session" in text.lower() and "certify-tui service" in text
+        assert "no renewal worker has run yet" in text.lower() and "certify-tui service" in text
+    # A headless service's heartbeat (written to the shared database) is what the section reports.
+    from certify_tui.renewal.worker import RenewalWorker
+
+    RenewalWorker(core, where="service")._write_heartbeat(running=True)
+    text = renewal_worker_status(core)
+    assert text.startswith("Running in the headless service (pid") and "every 5 min, 4 at once" in text
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -110,7 +116,7 @@ async def test_help_lists_the_home_screen_bindings(make_app) -> None:
             assert keys[key] == what
         assert keys["L"] == "App log" and keys["+ / ="] == "Log bigger"  # hidden ones are listed too
         everywhere = dict(next(g for g in help_screen.groups if g.title == "Everywhere").rows)
-        assert everywhere["?"] == "Help" and everywhere["a"] == "Accounts" and everywhere["s"] == "Settings"
+        assert everywhere["? / f1"] == "Help" and everywhere["a"] == "Accounts" and everywhere["s"] == "Settings"
         shown = "\n".join(plain(static.content) for static in help_screen.query(".help-rows"))
         assert "Request/renew" in shown and "ctrl+p" in shown and "command palette" in shown
         for key in ("escape", "q", "question_mark"):

@@ -6,8 +6,6 @@ each name as it is typed, builds the preview from the draft and validates it aga
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -66,22 +64,7 @@ def fix_step(message: str) -> str | None:
 
 def preview_plan(core: Core, spec: CertificateSpec, editing: str | None) -> Plan:
     """The plan for a draft; `editing` names the stored certificate the draft changes."""
-    if editing is None:
-        return core.preview_spec(spec)
-    if "editing" in inspect.signature(core.preview_spec).parameters:
-        return core.preview_spec(spec, editing=editing)  # type: ignore[call-arg]
-    # Until Core.preview_spec(spec, editing=name) exists, the core refuses a draft under a stored name
-    # ("already exists"): preview it under a scratch name and put the real name, paths and dates back.
-    scratch = f"{editing}.editor-preview"
-    plan = core.preview_spec(dataclasses.replace(spec, name=scratch))
-    stored = core.preview(editing)
-    has_files = bool(core.certificate_view(core.get_certificate(editing))["files"])
-    same_renewal = core.certificate_spec(editing).renewal == spec.renewal
-    return dataclasses.replace(
-        plan, certificate=editing, reuse_key=bool(spec.reuse_key and has_files),
-        files=[dataclasses.replace(f, path=f.path.replace(scratch, editing)) for f in plan.files],
-        next_renewal=stored.next_renewal if same_renewal else None,
-        warnings=[w for w in plan.warnings if not (has_files and w.startswith("reuse key is on"))])
+    return core.preview_spec(spec, editing=editing)
 
 
 class RuleList(OptionList):

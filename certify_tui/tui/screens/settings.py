@@ -1,6 +1,6 @@
 """Settings: the application settings as a form (declared like plug-in parameters), and the renewal worker.
 
-The form comes from `AppSettings.params`, filled from `core.settings()`; ctrl+s saves through
+The form comes from `core.settings_params()`, filled from `core.settings()`; ctrl+s saves through
 `core.update_settings`, and any error is shown inline (nothing is saved then). Loading and saving
 run in thread workers, so a slow database never freezes the screen.
 """
@@ -17,7 +17,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from certify_tui.errors import CertifyError
-from certify_tui.lifecycle.settings import AppSettings
 from certify_tui.tui.messages import WorkDone, WorkFailed
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.widgets.plugin_form import PluginForm
@@ -28,12 +27,20 @@ if TYPE_CHECKING:
 
 
 def renewal_worker_status(core: Core) -> str:
-    """What the read-only "Renewal worker" section says.
-
-    One place to wire to real state later (the service's heartbeat, next run, running renewals).
-    """
-    return ("Not running in this session. The headless service (certify-tui service) arrives with "
-            "automatic renewal; until then, renew from the list with r.")
+    """What the read-only "Renewal worker" section says, from the last heartbeat any worker wrote."""
+    status = core.worker_status()
+    if status is None:
+        return ("No renewal worker has run yet. It runs inside this app when started with `certify-tui`, "
+                "or headless with `certify-tui service` (systemd: `certify-tui service --print-systemd-unit`).")
+    where = "this app" if status.get("where") == "tui" else "the headless service"
+    place = f"{where} (pid {status.get('pid')} on {status.get('host')})"
+    if status.get("stale") or not status.get("running"):
+        last = (status.get("last_check") or "never")[:16].replace("T", " ")
+        return f"Not running. Last seen in {place}; last check {last} UTC."
+    nxt = (status.get("next_check") or "-")[:16].replace("T", " ")
+    last = (status.get("last_check") or "not yet")[:16].replace("T", " ")
+    return (f"Running in {place}: checks every {status.get('interval_minutes'):g} min, "
+            f"{status.get('pool_size')} at once. Last check {last}, next {nxt} UTC.")
 
 
 class SettingsScreen(Screen[None]):
@@ -83,7 +90,8 @@ class SettingsScreen(Screen[None]):
         self.saved_values = dict(message.value)
         if message.tag == "load":
             await self.query_one("#settings-loading").remove()
-            form = PluginForm(AppSettings.params, self.saved_values, owner="settings", id="settings-form")
+            form = PluginForm(self.app.core.settings_params(), self.saved_values, owner="settings",
+                              id="settings-form")
             await self.query_one("#settings-body").mount(form, after="#settings-error")
             self.loaded = True
             form.query("Input, Checkbox, Select").first().focus()
