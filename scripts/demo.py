@@ -46,8 +46,8 @@ class DemoSetup:
 
     def explanation(self, data_dir: str) -> str:
         return (f"certify-tui demo: Pebble test CA at {self.directory_url}, data in {data_dir}. Press r on "
-                f"'{self.certificate}' to request it; new certificates for *.test names must use http-01 "
-                f"standalone on 127.0.0.1 port {self.http_port}.")
+                f"'{self.certificate}' to request it, or n for a new certificate for any *.test names: it "
+                f"starts with http-01 on 127.0.0.1 port {self.http_port}, where this CA validates.")
 
 
 def standalone_rule(pebble: Any) -> dict[str, Any]:
@@ -62,8 +62,11 @@ def setup_demo(core: Core, pebble: Any) -> DemoSetup:
     account = existing[0] if existing else core.add_account(
         email=DEMO_EMAIL, ca=pebble.directory_url, ca_bundle=pebble.https_ca_bundle, agree_tos=True,
         allow_internal_names=True)
+    rule = standalone_rule(pebble)
+    # New certificates made in the demo start with the rule that works against this Pebble.
+    core.set_default_rule(rule["challenge"], rule["provider"], rule["options"])
     spec = CertificateSpec(name=DEMO_CERTIFICATE, domains=list(DEMO_DOMAINS), account=str(account.id),
-                           rules=[standalone_rule(pebble)])
+                           rules=[rule])
     if any(c.name == DEMO_CERTIFICATE for c in core.list_certificates()):
         core.update_certificate(DEMO_CERTIFICATE, spec)  # a reused --data-dir: point it at this Pebble
     else:
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             CSS_PATH = str(Path(tui_app.__file__).with_name("app.tcss"))  # relative would mean scripts/
 
             def on_mount(self) -> None:
-                super().on_mount()
+                # Textual runs the base class's on_mount too: calling it here would push a second home.
                 self.notify(hint, title="Demo", timeout=20)
 
         DemoApp(core, renewal_worker=True).run()

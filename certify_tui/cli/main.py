@@ -11,7 +11,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, renew, service, status
+from certify_tui.cli import account, cert, renew, service, settings, status
 from certify_tui.errors import CertifyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     cert.register(sub)
     renew.register(sub)
     service.register(sub)
+    settings.register(sub)
     status.register(sub)
     return parser
 

@@ -131,6 +131,14 @@ class Core:
         """The declared settings, for forms."""
         return settings.AppSettings.params
 
+    def default_rule(self) -> dict[str, Any]:
+        """The challenge rule new certificates start with."""
+        return settings.get_default_rule()
+
+    def set_default_rule(self, challenge: str, provider: str | None = None,
+                         options: dict[str, Any] | None = None) -> dict[str, Any]:
+        return settings.set_default_rule(challenge, provider, options)
+
     def send_test_notification(self) -> tuple[bool, str]:
         from certify_tui import notify
 

@@ -12,6 +12,7 @@ from certify_tui.errors import NotFoundError, UsageError
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
+from certify_tui.lifecycle.settings import get_default_rule, get_settings
 from certify_tui.paths import DataDir, check_certificate_name
 from certify_tui.plan import FileStep, Plan, ValidationStep
 from certify_tui.renewal import policy
@@ -41,7 +42,7 @@ class CertificateSpec:
     reuse_key: bool = False
     preferred_chain: str | None = None
     profile: str | None = None
-    renewal: dict[str, Any] = field(default_factory=lambda: {"percent": policy.DEFAULT_PERCENT})
+    renewal: dict[str, Any] = field(default_factory=dict)  # empty: the app's default renewal percent
     auto_renew: bool = True
     deployment_mode: str = "files"
 
@@ -49,7 +50,7 @@ class CertificateSpec:
 def check_renewal(renewal: dict[str, Any] | None) -> dict[str, Any]:
     """One of {"percent": 1-99}, {"days_before": N}, {"days_after": N}; a clear error otherwise."""
     if not renewal:
-        return {"percent": policy.DEFAULT_PERCENT}
+        return {"percent": get_settings()["renewal_percent"]}  # the default for new certificates
     unknown = set(renewal) - {"percent", "days_before", "days_after"}
     if unknown or len(renewal) != 1:
         raise UsageError("Renewal must be one of: percent of the lifetime, days before expiry, or days after "
@@ -75,8 +76,13 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     if clash.exists():
         raise UsageError(f"A certificate named '{name}' already exists.")
     acct = find_account(spec.account)
-    rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
-             for r in spec.rules] if spec.rules else [make_rule(spec.challenge, spec.provider, spec.options)]
+    if spec.rules:
+        rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
+                 for r in spec.rules]
+    elif spec.provider is None and not spec.options and spec.challenge == "http-01":
+        rules = [get_default_rule()]  # nothing said about validation: the configured default
+    else:
+        rules = [make_rule(spec.challenge, spec.provider, spec.options)]
     identifiers = check_names(spec.domains, rules, acct)
     renewal = check_renewal(spec.renewal)
     if spec.deployment_mode not in DEPLOYMENT_MODES:

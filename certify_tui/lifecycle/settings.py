@@ -16,7 +16,7 @@ class AppSettings(Plugin):
     title = "Settings"
     params = (
         Param("renewal_percent", "Renew at % of lifetime", type="int", default=75, minimum=1, maximum=99,
-              help="A certificate renews once this share of its lifetime has passed (e.g. 75 for day 67 of 90)."),
+              help="New certificates renew once this share of their lifetime has passed (75: day 67 of 90)."),
         Param("check_interval_minutes", "Check every (minutes)", type="int", default=5, minimum=1, maximum=1440,
               help="How often the renewal worker looks for due certificates."),
         Param("pool_size", "Parallel renewals", type="int", default=4, minimum=1, maximum=64,
@@ -46,3 +46,26 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
                 conflict_target=[Setting.key], update={Setting.value: value,
                                                        Setting.updated_at: datetime.now(UTC)}).execute()
     return values
+
+
+DEFAULT_RULE_KEY = "defaults.challenge_rule"
+
+
+def get_default_rule() -> dict[str, Any]:
+    """The rule new certificates start with: the stored choice, else http-01 on the built-in listener."""
+    from certify_tui.challenges.rules import make_rule
+
+    row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)
+    if row is not None and row.value:
+        rule = row.value
+        return make_rule(rule["challenge"], rule.get("provider"), rule.get("options"), "*")
+    return make_rule("http-01")
+
+
+def set_default_rule(challenge: str, provider: str | None, options: dict[str, Any] | None) -> dict[str, Any]:
+    from certify_tui.challenges.rules import make_rule
+
+    rule = make_rule(challenge, provider, options, "*")
+    Setting.insert(key=DEFAULT_RULE_KEY, value=rule, updated_at=datetime.now(UTC)).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: rule, Setting.updated_at: datetime.now(UTC)}).execute()
+    return rule

@@ -75,7 +75,7 @@ class CertifyApp(App[None]):
 
     # -- navigation, shared by screens and the command palette ---------------------------------
     def _home(self) -> CertificatesScreen | None:
-        return next((s for s in self.screen_stack if isinstance(s, CertificatesScreen)), None)
+        return next((s for s in reversed(self.screen_stack) if isinstance(s, CertificatesScreen)), None)
 
     def refresh_certificates(self, keep: str | None = None) -> None:
         home = self._home()

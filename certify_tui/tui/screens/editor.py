@@ -185,7 +185,9 @@ class CertificateEditorScreen(Screen[str | None]):
         try:
             accounts = [(str(a.id), f"{a.email} ({a.ca_name or a.directory_url})")
                         for a in core.list_accounts() if a.status == "valid"]
-            spec = core.certificate_spec(self.certificate_name) if self.certificate_name else None
+            # A new certificate starts from the default rule chosen in settings (e.g. a webroot).
+            spec = (core.certificate_spec(self.certificate_name) if self.certificate_name
+                    else CertificateSpec(name="", domains=[], rules=[core.default_rule()]))
         except CertifyError as exc:
             self.post_message(WorkFailed("load", exc.message))
             return
