@@ -24,6 +24,7 @@ run: install
 # Pebble + challtestsrv into .cache/pebble/ (the script is a no-op once done).
 test-servers:
 	scripts/fetch-test-servers.sh
+	scripts/install-test-packages.sh
 
 test: install test-servers
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)

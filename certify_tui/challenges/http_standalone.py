@@ -30,3 +30,7 @@ class StandaloneHttpProvider(ChallengeProvider):
 
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         http_listener.withdraw(self.options["address"], self.options["port"], [t.token for t in tasks])
+
+
+def providers() -> list[type[ChallengeProvider]]:
+    return [StandaloneHttpProvider]

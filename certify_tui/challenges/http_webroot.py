@@ -53,3 +53,7 @@ class WebrootHttpProvider(ChallengeProvider):
         for path in (folder, folder.parent):
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+
+def providers() -> list[type[ChallengeProvider]]:
+    return [WebrootHttpProvider]

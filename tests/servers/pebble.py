@@ -182,10 +182,14 @@ class PebbleServer:
         eab_required: bool = False,
         eab_keys: dict[str, str] | None = None,
         env: dict[str, str] | None = None,
+        dns_server: str | None = None,
     ) -> None:
         self.pebble_bin, self.challtestsrv_bin = find_binaries()
         self.version = pebble_version(self.pebble_bin)
         self.eab_required = eab_required
+        # Where Pebble's validator resolves names: challtestsrv by default, or a real DNS server
+        # ("127.0.0.1:PORT") for dns-01 tests against BIND or PowerDNS.
+        self.dns_server = dns_server
         # Always offer a key so EAB can be exercised even when it is optional.
         self.eab_keys = eab_keys if eab_keys is not None else {"kid-1": secrets.token_urlsafe(48)}
         # NOSLEEP: no random validation delay; AUTHZREUSE=0: every order really validates.
@@ -277,7 +281,8 @@ class PebbleServer:
 
         cfg = self.workdir / "pebble-config.json"
         cfg.write_text(json.dumps(self._config(), indent=2))
-        peb = self._spawn("pebble", [str(self.pebble_bin), "-config", str(cfg), "-dnsserver", dns])
+        peb = self._spawn("pebble", [str(self.pebble_bin), "-config", str(cfg), "-dnsserver",
+                                     self.dns_server or dns])
         self._wait(peb, "pebble", self._dir_ready)
 
     def _config(self) -> dict[str, object]:

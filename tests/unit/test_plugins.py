@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import pytest
 
-from certify_tui.challenges import CHALLENGE_TYPES, PROVIDERS, get_provider, providers_for
+from certify_tui.challenges import CHALLENGE_TYPES, all_providers, get_provider, providers_for
 from certify_tui.challenges.http_standalone import StandaloneHttpProvider
 from certify_tui.challenges.http_webroot import WebrootHttpProvider
 from certify_tui.challenges.rules import make_rule, provider_from, redacted, rule_for
@@ -156,7 +156,7 @@ def test_get_provider_defaults_and_ids() -> None:
     assert get_provider("http-01", "standalone") is StandaloneHttpProvider
     assert get_provider("http-01", "webroot") is WebrootHttpProvider
     assert set(providers_for("http-01")) == {StandaloneHttpProvider, WebrootHttpProvider}
-    assert all(challenge in CHALLENGE_TYPES for challenge, _ in PROVIDERS)
+    assert all(challenge in CHALLENGE_TYPES for challenge, _ in all_providers())
 
 
 def test_get_provider_unknown_challenge() -> None:
