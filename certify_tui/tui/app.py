@@ -11,13 +11,10 @@ from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
 
 from certify_tui.tui.messages import WorkDone
-from certify_tui.tui.screens.accounts import AccountsScreen
 from certify_tui.tui.screens.certificates import CertificatesScreen
 from certify_tui.tui.screens.confirm import ConfirmScreen
-from certify_tui.tui.screens.editor import CertificateEditorScreen
-from certify_tui.tui.screens.help import HelpScreen
-from certify_tui.tui.screens.request import RequestScreen
-from certify_tui.tui.screens.settings import SettingsScreen
+
+# The other screens are imported when first opened: the list must paint fast (see benchmarks/tui_list.py).
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
@@ -83,6 +80,8 @@ class CertifyApp(App[None]):
             home.reload(keep)
 
     def open_editor(self, name: str | None) -> None:
+        from certify_tui.tui.screens.editor import CertificateEditorScreen
+
         def saved(result: str | None) -> None:
             if result:
                 self.refresh_certificates(result)
@@ -90,6 +89,8 @@ class CertifyApp(App[None]):
         self.push_screen(CertificateEditorScreen(name), saved)
 
     def open_request(self, name: str) -> None:
+        from certify_tui.tui.screens.request import RequestScreen
+
         self.push_screen(RequestScreen(name), lambda _ok: self.refresh_certificates(name))
 
     def _push_once(self, screen_type: type[Screen], factory) -> None:  # type: ignore[no-untyped-def]
@@ -100,13 +101,19 @@ class CertifyApp(App[None]):
             self.push_screen(factory())
 
     def action_help(self) -> None:
+        from certify_tui.tui.screens.help import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
     def action_accounts(self) -> None:
+        from certify_tui.tui.screens.accounts import AccountsScreen
+
         self._push_once(AccountsScreen, AccountsScreen)
 
     def action_settings(self) -> None:
+        from certify_tui.tui.screens.settings import SettingsScreen
+
         self._push_once(SettingsScreen, SettingsScreen)
 
     async def action_quit(self) -> None:
