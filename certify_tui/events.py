@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ class ProgressEvent:
 
 
 ProgressCallback = Callable[[ProgressEvent], None]
+# Asks a person a yes/no question (the manual DNS provider's "is the record there?"); may block.
+ConfirmCallback = Callable[[str], bool]
 
 
 class Cancelled(OperationError):
@@ -44,11 +47,13 @@ class RequestLog:
     """One request's step log: appended to a file, forwarded to a callback, checked for cancellation."""
 
     def __init__(self, path: Path | None = None, on_event: ProgressCallback | None = None,
-                 cancel: threading.Event | None = None, name: str = "") -> None:
+                 cancel: threading.Event | None = None, name: str = "",
+                 confirm: ConfirmCallback | None = None) -> None:
         self.path = path
         self.on_event = on_event
         self.cancel = cancel
         self.name = name
+        self.confirm = confirm  # set by a face that can ask a person; None: nobody can confirm
         self.events: list[ProgressEvent] = []
         self._lock = threading.Lock()
         self._handle: TextIO | None = None
@@ -65,6 +70,30 @@ class RequestLog:
 
     def info(self, message: str, identifier: str | None = None) -> None:
         self.step("info", message, identifier)
+
+    def wait_for_confirmation(self, prompt: str, timeout: float) -> bool:
+        """Ask whoever watches this request to confirm; False if nobody can, they decline, or time runs out.
+
+        The question runs in its own thread so a timeout or a cancel still ends the wait."""
+        if self.confirm is None:
+            return False
+        confirm, answer, done = self.confirm, [False], threading.Event()
+
+        def ask() -> None:
+            try:
+                answer[0] = bool(confirm(prompt))
+            except Exception as exc:  # noqa: BLE001 - a broken face must not break the request
+                app_log.warning("confirmation failed: %s", exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=ask, name="confirm", daemon=True).start()
+        deadline = time.monotonic() + timeout
+        while not done.wait(max(0.0, min(0.2, deadline - time.monotonic()))):
+            self.check_cancelled()
+            if time.monotonic() >= deadline:
+                return False
+        return answer[0]
 
     def check_cancelled(self) -> None:
         if self.cancel is not None and self.cancel.is_set():

@@ -15,6 +15,7 @@ import requests
 from acme import client as acme_client
 from acme import messages
 
+from certify_tui.ca import challenge_types  # noqa: F401 - registers tls-alpn-01 before any authz is read
 from certify_tui.ca.network import RetryingNetwork, jwk_and_alg
 from certify_tui.ca.problems import translate
 from certify_tui.errors import CertifyError, UsageError

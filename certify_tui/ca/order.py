@@ -134,7 +134,7 @@ def _prepare_tasks(session: AcmeSession, order: Order, provider_for: ProviderFor
         wanted = provider.challenge_type
         challenge = next((c for c in authz.challenges if c.chall.typ == wanted), None)
         if challenge is None:
-            offered = ", ".join(sorted(c.chall.typ for c in authz.challenges))
+            offered = ", ".join(sorted(str(getattr(c.chall, "typ", "unknown")) for c in authz.challenges))
             raise CAError(f"{identifier}: the CA does not offer {wanted} for this name (it offers {offered}).")
         response = challenge.chall.response(session.jwk)
         key_authorization = response.key_authorization

@@ -49,19 +49,31 @@ def get_provider(challenge: str, provider: str | None) -> type[ChallengeProvider
     registry = all_providers()
     cls = registry.get((challenge, provider or ""))
     if cls is None:
-        known = sorted(p for (c, p) in registry if c == challenge)
+        known = [p.id for p in providers_for(challenge)]
         if not known:
             raise UsageError(f"No provider for {challenge} is available yet.")
-        if provider is None:
-            raise UsageError(f"Choose a {challenge} provider with --provider: {', '.join(known[:20])}"
-                             + (f" and {len(known) - 20} more" if len(known) > 20 else "") + ".")
-        listed = ", ".join(known) if len(known) <= 20 else ", ".join(known[:20]) + f", ... ({len(known)} in all)"
-        raise UsageError(f"Unknown {challenge} provider '{provider}'; choose one of: {listed}.")
+        what = "Choose a" if provider is None else f"Unknown {challenge} provider '{provider}'."
+        raise UsageError(f"{what} {challenge} provider with --provider: {_summary(known)}." if provider is None
+                         else f"{what} Choose one of: {_summary(known)}.")
     return cls
 
 
+def _summary(ids: list[str]) -> str:
+    """Own providers by name; the many DNS-API ones counted, with a few examples."""
+    own = [i for i in ids if not i.startswith("lexicon-")]
+    api = [i for i in ids if i.startswith("lexicon-")]
+    text = ", ".join(own)
+    if api:
+        examples = ", ".join(i for i in ("lexicon-cloudflare", "lexicon-route53", "lexicon-ovh") if i in api)
+        text += (", or " if own else "") + f"one of {len(api)} DNS-API providers ({examples}, ...; " \
+                                            f"`certify-tui providers dns-01` lists them)"
+    return text
+
+
 def providers_for(challenge: str) -> list[type[ChallengeProvider]]:
-    return [cls for (c, _), cls in sorted(all_providers().items()) if c == challenge]
+    """Our own providers first (they need no third-party account), then the DNS-API ones by name."""
+    found = [cls for (c, _), cls in all_providers().items() if c == challenge]
+    return sorted(found, key=lambda cls: (cls.id.startswith("lexicon-"), cls.id))
 
 
 __all__ = ["CHALLENGE_TYPES", "ChallengeProvider", "ChallengeTask", "all_providers", "get_provider",

@@ -50,6 +50,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     req.add_argument("--json", action="store_true")
     req.set_defaults(run=_request)
 
+    test = actions.add_parser("test", help="check names, ports, reachability, CAA and DNS access (no CA order)")
+    test.add_argument("name")
+    test.add_argument("--json", action="store_true")
+    test.set_defaults(run=_test)
+
     rm = actions.add_parser("remove", help="stop managing a certificate and delete its files")
     rm.add_argument("name")
     rm.add_argument("--keep-files", action="store_true", help="leave the certificate's files on disk")
@@ -126,6 +131,23 @@ def _request(core: Core, args: argparse.Namespace) -> int:
         print(f"Issued {result.name}: serial {v.serial}, valid until {v.not_after:%Y-%m-%d %H:%M} UTC "
               f"({result.seconds:.2f} s). Files: {v.files['fullchain']}")
     return 0
+
+
+def _test(core: Core, args: argparse.Namespace) -> int:
+    checks = core.test_certificate(args.name)
+    failed = [c for c in checks if c.ok is False]
+    if args.json:
+        print_json([c.to_dict() for c in checks])
+    else:
+        print_table(("", "check", "result"), [(c.symbol, c.name, c.message) for c in checks],
+                    empty="Nothing to check.")
+        if failed:
+            print("\nTo fix:")
+            for c in failed:
+                print(f"  ✗ {c.name}: {c.remedy or c.message}")
+        else:
+            print(f"\nAll {len(checks)} checks passed or were skipped.")
+    return 1 if failed else 0
 
 
 def _remove(core: Core, args: argparse.Namespace) -> int:

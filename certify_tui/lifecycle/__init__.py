@@ -28,6 +28,7 @@ from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
 
 if TYPE_CHECKING:
+    from certify_tui.diagnostics import Check
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.renewal.engine import RenewOutcome
 
@@ -171,6 +172,12 @@ class Core:
         from certify_tui.lifecycle import request  # loads the ACME stack only when needed
 
         return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel)
+
+    def test_certificate(self, name: str) -> list[Check]:
+        """Check names, ports, reachability, CAA and DNS access before a request; nothing goes to the CA."""
+        from certify_tui import diagnostics
+
+        return diagnostics.run_checks(self.data, certificates.get_certificate(name))
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
               pool_size: int | None = None, cancel: threading.Event | None = None) -> list[RenewOutcome]:

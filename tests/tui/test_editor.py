@@ -189,7 +189,7 @@ async def test_invalid_save_shows_the_core_message_and_saves_nothing(make_app) -
         assert "at least one domain name" in view.text and "Fix it in Domains" in view.text
 
 
-async def test_dns01_without_providers_is_explained(make_app) -> None:
+async def test_dns01_rule_offers_the_dns_providers(make_app) -> None:
     core = fresh_core("editor-dns")
     add_account()
     app = make_app(core)
@@ -204,12 +204,14 @@ async def test_dns01_without_providers_is_explained(make_app) -> None:
         await choose(pilot, 1)  # http-01 -> dns-01
         await wait_until(pilot, lambda: screen.rules[0]["challenge"] == "dns-01")
         await pilot.pause()
-        assert label_text(screen, "#no-provider") == "No dns-01 providers yet"
-        assert not screen.query_one("#rule-provider").display
+        first = core.challenge_providers()["dns-01"][0]
+        assert not first.id.startswith("lexicon-")  # our own providers come before the 90 DNS-API ones
+        assert screen.rules[0]["provider"] == first.id
+        assert screen.query_one("#rule-provider").display
         assert not screen.query_one("#wildcard-hint").display  # the wildcard now has its dns-01 rule
         screen.go_to("preview")
         view = await wait_plan(pilot)
-        assert "No provider for dns-01 is available yet" in view.text and "Fix it in Validation" in view.text
+        assert f"dns-01 via {first.id}" in view.text
 
 
 async def test_rules_can_be_added_and_removed(make_app) -> None:

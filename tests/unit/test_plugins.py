@@ -165,14 +165,16 @@ def test_get_provider_unknown_challenge() -> None:
 
 
 def test_get_provider_unknown_provider() -> None:
-    with pytest.raises(UsageError, match=r"Unknown http-01 provider 'nope'; choose one of: standalone, webroot"):
+    with pytest.raises(UsageError, match=r"Unknown http-01 provider 'nope'. Choose one of: standalone, webroot"):
         get_provider("http-01", "nope")
 
 
-@pytest.mark.parametrize("provider", [None, "cloudflare"])
-def test_get_provider_none_for_dns01_yet(provider: str | None) -> None:
-    with pytest.raises(UsageError, match="No provider for dns-01 is available yet"):
-        get_provider("dns-01", provider)
+def test_dns01_needs_an_explicit_provider() -> None:
+    with pytest.raises(UsageError, match="Choose a dns-01 provider with --provider: .*rfc2136"):
+        get_provider("dns-01", None)
+    with pytest.raises(UsageError, match=r"Unknown dns-01 provider 'cloudflare'.*one of \d+ DNS-API providers"):
+        get_provider("dns-01", "cloudflare")
+    assert get_provider("dns-01", "rfc2136").id == "rfc2136"
 
 
 def test_standalone_params_match_cli_help() -> None:
@@ -212,7 +214,7 @@ def test_make_rule_errors() -> None:
         make_rule("http-01", "standalone", {"nope": "1"})
     with pytest.raises(UsageError, match="empty label"):
         make_rule("http-01", "standalone", pattern="bad..example.com")
-    with pytest.raises(UsageError, match="No provider for dns-01"):
+    with pytest.raises(UsageError, match="Choose a dns-01 provider"):
         make_rule("dns-01")
 
 

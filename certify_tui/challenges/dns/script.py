@@ -1,0 +1,104 @@
+"""dns-01 through the user's own commands: one to add a TXT value, one to remove it.
+
+Each command is split like a shell would (shlex) but run without a shell, with the record's
+name and value appended as two arguments and also given in the environment:
+CERTIFY_RECORD_NAME, CERTIFY_RECORD_VALUE, CERTIFY_IDENTIFIER (and CERTIFY_ACTION: create or delete).
+Its output goes to the certificate's log; a non-zero exit or a timeout fails the step.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+from certify_tui.challenges.base import ChallengeProvider, StepLogger
+from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.errors import OperationError, UsageError
+from certify_tui.plugins import Param
+
+MAX_LOG_LINES = 40
+MAX_LINE_CHARS = 300
+
+
+class ScriptDnsProvider(DnsProvider):
+    id = "script"
+    title = "Your own script"
+    description = ("Runs your commands to add and remove the TXT record: "
+                   "'<command> <record name> <value>', also in CERTIFY_RECORD_NAME / CERTIFY_RECORD_VALUE.")
+    params = (
+        Param("create_command", "Create command", required=True,
+              help="Adds a TXT value; called as: <command> _acme-challenge.example.com <value>. Exit 0 on success."),
+        Param("delete_command", "Delete command", required=True,
+              help="Removes that one TXT value; called with the same two arguments. Exit 0 if already gone."),
+        Param("timeout", "Command timeout (s)", type="int", default=60, minimum=1, maximum=3600,
+              help="How long each command may run before it is stopped and the step fails."),
+        *PROPAGATION_PARAMS,
+    )
+
+    @classmethod
+    def validate_options(cls, raw):  # type: ignore[no-untyped-def]
+        values = super().validate_options(raw)
+        for key in ("create_command", "delete_command"):
+            try:
+                if not shlex.split(values[key]):
+                    raise ValueError("empty")
+            except ValueError as exc:
+                raise UsageError(f"script: option '{key}' is not a valid command line ({exc}).") from None
+        return values
+
+    def describe(self) -> str:
+        return f"your script ({_program(self.options['create_command'])})"
+
+    def create_txt(self, record: TxtRecord, log: StepLogger) -> None:
+        self._run("create", self.options["create_command"], record, log)
+
+    def delete_txt(self, record: TxtRecord, log: StepLogger) -> None:
+        self._run("delete", self.options["delete_command"], record, log)
+
+    def _run(self, action: str, command: str, record: TxtRecord, log: StepLogger) -> None:
+        argv = [*shlex.split(command), record.fqdn, record.value]
+        program = _program(command)
+        env = {**os.environ, "CERTIFY_RECORD_NAME": record.fqdn, "CERTIFY_RECORD_VALUE": record.value,
+               "CERTIFY_IDENTIFIER": record.identifier, "CERTIFY_ACTION": action}
+        timeout = self.options["timeout"]
+        log.info(f"running the {action} command ({program}) for {record.fqdn}", record.identifier)
+        try:
+            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  env=env, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            _log_output(exc.output, program, record, log)
+            raise OperationError(f"The {action} command '{program}' for {record.fqdn} did not finish "
+                                 f"within {timeout} s and was stopped.") from None
+        except OSError as exc:
+            raise OperationError(f"Cannot run the {action} command '{program}': {exc.strerror or exc}.") from None
+        _log_output(proc.stdout, program, record, log)
+        if proc.returncode != 0:
+            raise OperationError(f"The {action} command '{program}' for {record.fqdn} failed with exit code "
+                                 f"{proc.returncode}; its output is in the certificate's log.")
+
+
+def _program(command: str) -> str:
+    """The program's name only: arguments may hold credentials and stay out of messages."""
+    try:
+        parts = shlex.split(command)
+    except ValueError:
+        parts = command.split()
+    return os.path.basename(parts[0]) if parts else command
+
+
+def _log_output(output: bytes | str | None, program: str, record: TxtRecord, log: StepLogger) -> None:
+    if not output:
+        return
+    text = output.decode("utf-8", "replace") if isinstance(output, bytes) else output
+    lines = [line.rstrip() for line in text.splitlines() if line.strip()]
+    for line in lines[:MAX_LOG_LINES]:
+        if len(line) > MAX_LINE_CHARS:
+            line = line[:MAX_LINE_CHARS] + "..."
+        log.info(f"{program}: {line}", record.identifier)
+    if len(lines) > MAX_LOG_LINES:
+        log.info(f"{program}: ({len(lines) - MAX_LOG_LINES} more line(s) not shown)", record.identifier)
+
+
+def providers() -> list[type[ChallengeProvider]]:
+    return [ScriptDnsProvider]
