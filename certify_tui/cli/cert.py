@@ -123,7 +123,15 @@ def _request(core: Core, args: argparse.Namespace) -> int:
         if args.verbose and not args.json:
             print(event.line(), file=sys.stderr)
 
-    result = core.request(args.name, on_event=show)
+    def ask(prompt: str) -> bool:
+        # Only on a terminal: a script or cron job cannot answer, and the DNS check waits instead.
+        print(prompt, file=sys.stderr)
+        try:
+            return input("Created? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
+    result = core.request(args.name, on_event=show, confirm=ask if sys.stdin.isatty() else None)
     if args.json:
         print_json(core.certificate_view(core.get_certificate(args.name)))
     else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -168,10 +169,12 @@ class Core:
         return certificates.preview(self.data, certificates.get_certificate(name))
 
     def request(self, name: str, *, on_event: ProgressCallback | None = None,
-                cancel: threading.Event | None = None) -> RequestResult:
+                cancel: threading.Event | None = None,
+                confirm: Callable[[str], bool] | None = None) -> RequestResult:
+        """Order and store the certificate now. `confirm` lets a face ask a person (the manual DNS provider)."""
         from certify_tui.lifecycle import request  # loads the ACME stack only when needed
 
-        return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel)
+        return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel, confirm=confirm)
 
     def test_certificate(self, name: str) -> list[Check]:
         """Check names, ports, reachability, CAA and DNS access before a request; nothing goes to the CA."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,16 +57,17 @@ def cached_session(account) -> AcmeSession:  # type: ignore[no-untyped-def]
 
 def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback | None = None,
                         cancel: threading.Event | None = None, owner: str | None = None,
-                        reason: str | None = None) -> RequestResult:
+                        reason: str | None = None, confirm: Callable[[str], bool] | None = None) -> RequestResult:
     with leases.lease(name, owner):
         cert = get_certificate(name)  # read under the lease: another worker may just have renewed it
-        return _request_locked(data, cert, on_event, cancel, reason)
+        return _request_locked(data, cert, on_event, cancel, reason, confirm)
 
 
 def _request_locked(data: DataDir, cert: ManagedCertificate, on_event: ProgressCallback | None,
-                    cancel: threading.Event | None, reason: str | None) -> RequestResult:
+                    cancel: threading.Event | None, reason: str | None,
+                    confirm: Callable[[str], bool] | None = None) -> RequestResult:
     """The request under its lease, with its step log open for the whole run."""
-    log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name)
+    log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name, confirm=confirm)
     try:
         return _request_logged(data, cert, log, reason)
     finally:

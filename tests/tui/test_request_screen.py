@@ -43,14 +43,14 @@ def pause_at_first(core: Core, step: str, release: threading.Event | None = None
     real = core.request
     reached = threading.Event()
 
-    def request(name, *, on_event=None, cancel=None):  # noqa: ANN001, ANN202
+    def request(name, *, on_event=None, cancel=None, confirm=None):  # noqa: ANN001, ANN202
         def hook(event):  # noqa: ANN001, ANN202
             on_event(event)
             if event.step == step and not reached.is_set():
                 reached.set()
                 (release or cancel).wait(30)
 
-        return real(name, on_event=hook, cancel=cancel)
+        return real(name, on_event=hook, cancel=cancel, confirm=confirm)
 
     core.request = request  # type: ignore[method-assign]
     return reached
@@ -210,3 +210,25 @@ async def test_scripted_failure_marks_and_counts(make_app) -> None:
         assert app.requests_running == 0
         await pilot.press("enter")
         assert isinstance(app.screen, CertificatesScreen)
+
+
+@pytest.mark.pebble
+async def test_manual_dns_waits_for_the_person_then_issues(core: Core, pebble: PebbleServer, make_app) -> None:
+    """dns-01 by hand, through the UI: the exact record is shown, we create it (in challtestsrv, the DNS
+    Pebble validates against), press c, and the certificate (a wildcard) is issued."""
+    add_account(core, pebble)
+    core.add_certificate(name="hand", domains=["*.hand.tui.test"], challenge="dns-01", provider="manual",
+                         options={"propagation_timeout": 0})  # Pebble's DNS is challtestsrv, set directly
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_request_from_home(pilot, "hand")
+        await wait_until(pilot, lambda: screen.awaiting_confirmation, timeout=30)
+        prompt = plain(screen.query_one("#outcome").content)
+        record = next(line for line in prompt.splitlines() if " IN TXT " in line)
+        fqdn, value = record.split()[0], record.split('"')[1]
+        assert fqdn == "_acme-challenge.hand.tui.test."
+        pebble.set_txt(fqdn, value)
+        await pilot.press("c")
+        await wait_request_finished(pilot)
+        assert screen.succeeded, screen.outcome_text
+        assert core.certificate_view(core.get_certificate("hand"))["status"] == "valid"

@@ -141,7 +141,7 @@ def script_request(core: Core, *, fail: str | None = None) -> None:
     from certify_tui.events import ProgressEvent
     from certify_tui.lifecycle.request import RequestResult
 
-    def request(name: str, *, on_event=None, cancel=None) -> RequestResult:  # noqa: ANN001
+    def request(name: str, *, on_event=None, cancel=None, confirm=None) -> RequestResult:  # noqa: ANN001
         identifiers = list(core.get_certificate(name).identifiers)
         for i, (step, message, identifier, ok) in enumerate(scripted_events(name, identifiers, fail=fail)):
             if on_event is not None:

@@ -137,6 +137,7 @@ class RequestScreen(Screen[bool]):
     BINDINGS = [
         Binding("escape", "cancel_request", "Cancel request"),
         Binding("escape,enter", "close", "Close"),
+        Binding("c", "confirm_record", "Record created"),
     ]
 
     def __init__(self, name: str) -> None:
@@ -150,6 +151,8 @@ class RequestScreen(Screen[bool]):
         self.cancelling = False
         self.outcome_text = ""  # the result or the error, as shown
         self._counted = False  # whether this screen is counted in app.requests_running
+        self.awaiting_confirmation = False  # the manual DNS provider waits for the person
+        self._confirmed = threading.Event()
 
     def compose(self) -> ComposeResult:
         yield Label(f"Request: {self.certificate_name}", id="title-bar")
@@ -184,7 +187,8 @@ class RequestScreen(Screen[bool]):
         try:
             identifiers = list(core.get_certificate(self.certificate_name).identifiers)
             self.post_message(WorkDone("plan", identifiers))
-            result = core.request(self.certificate_name, on_event=self._on_event, cancel=self.cancel_event)
+            result = core.request(self.certificate_name, on_event=self._on_event, cancel=self.cancel_event,
+                                  confirm=self._ask)
         except Cancelled as exc:
             self.post_message(WorkFailed("cancelled", exc.message))
         except CertifyError as exc:
@@ -193,6 +197,17 @@ class RequestScreen(Screen[bool]):
             self.post_message(WorkFailed("request", f"Unexpected error: {exc.__class__.__name__}: {exc}"))
         else:
             self.post_message(WorkDone("request", result))
+
+    def _ask(self, prompt: str) -> bool:
+        """Called by the core's thread when a person must act (create a DNS record): wait for `c`.
+
+        The core bounds the wait; a cancel (Esc) also ends it."""
+        self._confirmed.clear()
+        self.post_message(WorkDone("confirm", prompt))
+        while not self._confirmed.wait(0.2):
+            if self.cancel_event.is_set():
+                return False
+        return True
 
     def _on_event(self, event: ProgressEvent) -> None:
         """Called by the core in the worker thread: post_message is thread-safe."""
@@ -212,6 +227,14 @@ class RequestScreen(Screen[bool]):
         if message.tag == "plan":
             self.steps = StepList(message.value)
             self.query_one("#steps", Static).update(self.steps.render())
+            return
+        if message.tag == "confirm":
+            self.awaiting_confirmation = True
+            outcome = self.query_one("#outcome", Static)
+            outcome.update(Text(f"{message.value}\n\nPress c once the record exists (Esc cancels)."))
+            outcome.display = True
+            self._set_status("waiting for you: create the DNS record, then press c")
+            self.refresh_bindings()
             return
         self.succeeded = True
         self._finish("succeeded", result_text(message.value), "-success")
@@ -269,6 +292,8 @@ class RequestScreen(Screen[bool]):
 
     # -- keys --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "confirm_record":
+            return self.awaiting_confirmation
         if action == "cancel_request":
             return self.running
         if action == "close":
@@ -288,6 +313,14 @@ class RequestScreen(Screen[bool]):
         self.app.push_screen(ConfirmScreen(
             "Cancel this request? It stops at the next step; the current certificate files stay as they are.",
             "Cancel request", "Keep going", danger=True), answered)
+
+    def action_confirm_record(self) -> None:
+        if self.awaiting_confirmation:
+            self.awaiting_confirmation = False
+            self.query_one("#outcome", Static).display = False
+            self._set_status("running… (Esc cancels)")
+            self._confirmed.set()
+            self.refresh_bindings()
 
     def action_close(self) -> None:
         if self.finished:
