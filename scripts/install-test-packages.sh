@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: DNS servers (BIND 9 for RFC 2136, PowerDNS with its HTTP
-# API for the lexicon adapter) and nginx (deployment). Idempotent and quick once installed.
+# API for the lexicon adapter), nginx (deployment) and OpenSSH's server (the SFTP deployment task). Idempotent and quick once installed.
 # Services are never started by the packages: the tests start their own copies on loopback ports.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 nginx-light)
+PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 nginx-light openssh-server)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -34,7 +34,7 @@ trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Stop anything that started anyway, so the packages' own daemons do not hold ports.
-for svc in named pdns_server nginx; do
+for svc in named pdns_server nginx sshd; do
     pkill -x "$svc" 2>/dev/null || true
 done
 echo "installed: ${missing[*]}"

@@ -1,0 +1,87 @@
+"""What deployment is made of: sites found in web server configurations, and tasks that run after issuance.
+
+Both are plug-ins with declared parameters (see plugins.py), so the TUI builds their forms and the
+CLI validates `--option key=value` from the declaration, and a new server type or task is one file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar, Protocol
+
+from certify_tui.plugins import Param, Plugin
+
+TRIGGERS = ("success", "failure", "always", "manual")
+
+
+class StepLogger(Protocol):
+    def info(self, message: str, identifier: str | None = None) -> None: ...
+    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None: ...
+
+
+@dataclass(frozen=True)
+class Site:
+    """One TLS-capable site (nginx server block, Apache VirtualHost) as found in a configuration."""
+
+    server: str  # "nginx" or "apache"
+    id: str  # stable across runs: "<config file>:<line>" of the block
+    hostnames: tuple[str, ...]
+    ports: tuple[int, ...]
+    tls: bool  # listens with TLS already
+    config_file: str  # the file holding the block
+    line: int
+    certificate: str | None = None  # current ssl_certificate / SSLCertificateFile
+    key: str | None = None  # current ssl_certificate_key / SSLCertificateKeyFile
+
+    def to_dict(self) -> dict[str, object]:
+        return {"server": self.server, "id": self.id, "hostnames": list(self.hostnames), "ports": list(self.ports),
+                "tls": self.tls, "config_file": self.config_file, "line": self.line,
+                "certificate": self.certificate, "key": self.key}
+
+
+@dataclass(frozen=True)
+class DeployedFiles:
+    """The issued certificate's live files, what sites and tasks point at or copy."""
+
+    name: str
+    identifiers: tuple[str, ...]
+    cert: Path
+    chain: Path
+    fullchain: Path
+    privkey: Path
+    serial: str
+    not_after: str  # ISO 8601
+
+
+@dataclass
+class TaskContext:
+    files: DeployedFiles
+    succeeded: bool  # whether the issuance (or the previous deployment steps) succeeded
+    error: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class DeploymentTask(Plugin):
+    """A task run after a request: export files, run a command, reload a service, call a webhook, copy over SSH.
+
+    Every task also has the shared options below (trigger, retries, stop_on_failure), handled by the runner."""
+
+    COMMON_PARAMS: ClassVar[tuple[Param, ...]] = (
+        Param("trigger", "Run when", type="choice", default="success", choices=TRIGGERS,
+              help="success: after a successful request; failure: after a failed one; always; manual: only "
+                   "when deployed by hand."),
+        Param("retries", "Retries", type="int", default=0, minimum=0, maximum=10,
+              help="How many more times to try if the task fails."),
+        Param("retry_delay", "Retry delay (s)", type="int", default=5, minimum=0, maximum=3600),
+        Param("stop_on_failure", "Stop on failure", type="bool", default=True,
+              help="Skip the following tasks if this one fails."),
+    )
+
+    def describe(self) -> str:
+        """One line for the preview."""
+        return self.title
+
+    def run(self, context: TaskContext, log: StepLogger) -> None:
+        """Do the work; raise DeploymentFailed with a clear message on failure."""
+        raise NotImplementedError
