@@ -55,6 +55,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--json", action="store_true")
     test.set_defaults(run=_test)
 
+    rule = actions.add_parser("rule", help="add, replace or remove a validation rule (first match wins)")
+    rule.add_argument("name")
+    rule.add_argument("--pattern", default="*", help="names it applies to: '*', 'example.org', '*.example.com', "
+                                                     "or a comma list (default '*', the catch-all rule)")
+    rule.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
+    rule.add_argument("--provider", help="challenge provider (certify-tui providers lists them)")
+    rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="provider option")
+    rule.add_argument("--remove", action="store_true", help="remove the rule with this pattern")
+    rule.set_defaults(run=_rule)
+
     rm = actions.add_parser("remove", help="stop managing a certificate and delete its files")
     rm.add_argument("name")
     rm.add_argument("--keep-files", action="store_true", help="leave the certificate's files on disk")
@@ -156,6 +166,14 @@ def _test(core: Core, args: argparse.Namespace) -> int:
         else:
             print(f"\nAll {len(checks)} checks passed or were skipped.")
     return 1 if failed else 0
+
+
+def _rule(core: Core, args: argparse.Namespace) -> int:
+    rules = core.set_challenge_rule(args.name, args.pattern, args.challenge, args.provider,
+                                    parse_option_pairs(args.option), remove=args.remove)
+    for number, rule in enumerate(rules, 1):
+        print(f"{number}. {rule['pattern']:<24} {rule['challenge']} via {rule['provider']}")
+    return 0
 
 
 def _remove(core: Core, args: argparse.Namespace) -> int:

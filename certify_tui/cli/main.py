@@ -11,7 +11,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, renew, service, settings, status
+from certify_tui.cli import account, cert, providers, renew, service, settings, status
 from certify_tui.errors import CertifyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     renew.register(sub)
     service.register(sub)
     settings.register(sub)
+    providers.register(sub)
     status.register(sub)
     return parser
 
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose and exc.detail:
             print(exc.detail, file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:
+        # `certify-tui ... | head`: the reader left; not an error worth a message.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("certify-tui: interrupted", file=sys.stderr)
         return 130

@@ -112,6 +112,11 @@ class Core:
     def update_certificate(self, name: str, spec: CertificateSpec) -> ManagedCertificate:
         return certificates.update_certificate(self.data, name, spec)
 
+    def set_challenge_rule(self, name: str, pattern: str, challenge: str, provider: str | None = None,
+                           options: dict[str, Any] | None = None, *, remove: bool = False) -> list[dict[str, Any]]:
+        """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it."""
+        return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove)
+
     def certificate_spec(self, name: str) -> CertificateSpec:
         return certificates.spec_of(certificates.get_certificate(name))
 

@@ -118,6 +118,30 @@ def update_certificate(data: DataDir, name: str, spec: CertificateSpec) -> Manag
     return cert
 
 
+def set_rule(data: DataDir, name: str, pattern: str, challenge: str, provider: str | None,
+             options: dict[str, Any] | None, *, remove: bool = False) -> list[Rule]:
+    cert = get_certificate(name)
+    pattern = pattern.strip()
+    rules = [dict(r) for r in cert.challenge_rules]
+    index = next((i for i, r in enumerate(rules) if r["pattern"] == pattern), None)
+    if remove:
+        if index is None:
+            raise UsageError(f"'{name}' has no rule for '{pattern}'.")
+        rules.pop(index)
+        if not rules:
+            raise UsageError("A certificate needs at least one rule; replace it instead of removing it.")
+    else:
+        rule = make_rule(challenge, provider, options, pattern)
+        if index is not None:
+            rules[index] = rule
+        else:
+            catch_all = next((i for i, r in enumerate(rules) if r["pattern"] == "*"), len(rules))
+            rules.insert(catch_all if pattern != "*" else len(rules), rule)
+    spec = spec_of(cert)
+    spec.rules = rules
+    return update_certificate(data, name, spec).challenge_rules
+
+
 def spec_of(cert: ManagedCertificate) -> CertificateSpec:
     """The spec a face edits, from a stored certificate."""
     return CertificateSpec(

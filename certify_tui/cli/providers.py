@@ -1,0 +1,60 @@
+"""`certify-tui providers [CHALLENGE] [--json]`: every challenge provider and the options it declares."""
+
+from __future__ import annotations
+
+import argparse
+
+from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli.output import print_json, print_table
+from certify_tui.lifecycle import Core
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    providers = sub.add_parser("providers", help="list challenge providers and their options")
+    providers.add_argument("challenge", nargs="?", choices=CHALLENGE_TYPES, help="only this challenge type")
+    providers.add_argument("--provider", help="show one provider's options in full")
+    providers.add_argument("--json", action="store_true")
+    providers.set_defaults(run=_providers)
+
+
+def _providers(core: Core, args: argparse.Namespace) -> int:
+    by_type = core.challenge_providers()
+    chosen = [args.challenge] if args.challenge else list(by_type)
+    if args.provider:
+        for challenge in chosen:
+            for cls in by_type[challenge]:
+                if cls.id == args.provider:
+                    return _show_one(challenge, cls, args.json)
+        print(f"certify-tui: error: no provider '{args.provider}' for {', '.join(chosen)}.")
+        return 2
+    rows, data = [], []
+    for challenge in chosen:
+        for cls in by_type[challenge]:
+            keys = [p.key + ("*" if p.required else "") for p in cls.params]
+            rows.append((challenge, cls.id, cls.title, ", ".join(keys)))
+            data.append({"challenge": challenge, "id": cls.id, "title": cls.title,
+                         "params": [p.key for p in cls.params]})
+    if args.json:
+        print_json(data)
+    else:
+        print_table(("challenge", "provider", "title", "options (* required)"), rows)
+        print(f"\n{len(rows)} providers. Details: certify-tui providers CHALLENGE --provider ID")
+    return 0
+
+
+def _show_one(challenge: str, cls: type, as_json: bool) -> int:
+    params = cls.describe_params()
+    if as_json:
+        print_json({"challenge": challenge, "id": cls.id, "title": cls.title, "description": cls.description,
+                    "params": params})
+        return 0
+    print(f"{cls.id} ({challenge}): {cls.title}")
+    if cls.description:
+        print(cls.description)
+    for p in params:
+        flags = ", ".join(f for f, on in (("required", p["required"]), ("secret", p["secret"])) if on)
+        default = f" default {p['default']!r}" if p["default"] not in (None, "") else ""
+        print(f"  --option {p['key']}=...  {p['label']} [{p['type']}{', ' + flags if flags else ''}]{default}")
+        if p["help"]:
+            print(f"      {p['help']}")
+    return 0
