@@ -90,3 +90,35 @@ async def test_delete_asks_then_removes(make_app) -> None:
         await pilot.press("d", "y")
         await wait_until(pilot, lambda: "api" not in [r.name for r in table.rows])
         assert [c.name for c in app.core.list_certificates()] == ["intranet", "mail", "old", "shop"]
+
+
+@pytest.mark.pebble
+async def test_test_key_shows_the_diagnostics(make_app, pebble, tmp_path, monkeypatch) -> None:
+    """`t` runs the core's checks in a worker and shows each with its remedy: here a taken port."""
+    import socket
+
+    from certify_tui import diagnostics
+    from certify_tui.lifecycle import Core
+    from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+
+    monkeypatch.setattr(diagnostics, "NAMESERVER", ("127.0.0.1", pebble.dns_port))
+    core = Core.open(str(tmp_path / "d"))
+    core.add_account(email="t@example.org", ca=pebble.directory_url, ca_bundle=pebble.https_ca_bundle,
+                     agree_tos=True, allow_internal_names=True)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        core.add_certificate(name="t", domains=["t.example.test"], options={"address": "127.0.0.1", "port": port})
+        app = make_app(core)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_home_loaded(pilot)
+            await pilot.press("t")
+            await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen) and app.screen.checks is not None,
+                             timeout=30)
+            checks = {c.name: c for c in app.screen.checks}
+            port_check = next(c for c in checks.values() if c.ok is False and str(port) in c.message)
+            assert port_check.remedy
+            assert any(c.ok for c in checks.values())  # the name resolves through Pebble's DNS
+            await pilot.press("escape")
+            assert not isinstance(app.screen, DiagnosticsScreen)

@@ -34,6 +34,7 @@ class CertificatesScreen(Screen[None]):
         Binding("n", "new", "New"),
         Binding("r", "request", "Request/renew"),
         Binding("d", "delete", "Delete"),
+        Binding("t", "test", "Test"),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
         Binding("l", "toggle_log", "Log"),
@@ -160,6 +161,13 @@ class CertificatesScreen(Screen[None]):
             self.app.open_request(name)
         else:
             self.notify("No certificate selected.", severity="warning")
+
+    def action_test(self) -> None:
+        from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+
+        name = self.query_one(CertificateList).current_name
+        if name:
+            self.app.push_screen(DiagnosticsScreen(name))
 
     def action_delete(self) -> None:
         name = self.query_one(CertificateList).current_name
