@@ -55,6 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.add_argument("--json", action="store_true")
     test.set_defaults(run=_test)
 
+    deploy = actions.add_parser("deploy", help="deploy the current certificate again, without ordering")
+    deploy.add_argument("name")
+    deploy.set_defaults(run=_deploy)
+
     rule = actions.add_parser("rule", help="add, replace or remove a validation rule (first match wins)")
     rule.add_argument("name")
     rule.add_argument("--pattern", default="*", help="names it applies to: '*', 'example.org', '*.example.com', "
@@ -166,6 +170,19 @@ def _test(core: Core, args: argparse.Namespace) -> int:
         else:
             print(f"\nAll {len(checks)} checks passed or were skipped.")
     return 1 if failed else 0
+
+
+def _deploy(core: Core, args: argparse.Namespace) -> int:
+    def show(event: ProgressEvent) -> None:
+        if args.verbose:
+            print(event.line(), file=sys.stderr)
+
+    error = core.deploy(args.name, on_event=show)
+    if error:
+        print(f"certify-tui: error: deployment failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Deployed {args.name}.")
+    return 0
 
 
 def _rule(core: Core, args: argparse.Namespace) -> int:

@@ -89,6 +89,21 @@ class Core:
     def deployment_modes() -> dict[str, str]:
         return dict(certificates.DEPLOYMENT_MODES)
 
+    @staticmethod
+    def deployment_task_types() -> list[type]:
+        """Deployment task plug-ins; each declares its parameters (`params`) for forms."""
+        from certify_tui.deploy.tasks import task_types
+
+        return task_types()
+
+    def discover_sites(self, nginx_config: str | None = None, apache_config: str | None = None) -> list[Any]:
+        """Web server sites (nginx server blocks, Apache virtual hosts) from the given or configured files."""
+        from certify_tui.deploy.sites import discover_sites
+
+        current = self.settings()
+        return discover_sites(nginx_config or current.get("nginx_config") or None,
+                              apache_config or current.get("apache_config") or None)
+
     def check_domain(self, name: str, account: str | None = None) -> str:
         """Normalise one name as typed (IDNA, case); UsageError with the reason if it can never be valid."""
         try:
@@ -200,6 +215,13 @@ class Core:
         from certify_tui.renewal.worker import worker_status
 
         return worker_status()
+
+    def deploy(self, name: str, *, on_event: ProgressCallback | None = None) -> str | None:
+        """Deploy the current certificate again (sites and tasks, manual tasks included) without ordering.
+        Returns the deployment error, or None."""
+        from certify_tui.lifecycle.request import redeploy
+
+        return redeploy(self.data, name, on_event=on_event)
 
     def certificate_log(self, name: str) -> str:
         path = self.data.certificate_log(certificates.get_certificate(name).name)

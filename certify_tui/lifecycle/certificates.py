@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges.rules import Rule, make_rule, provider_from, redacted, rule_for
-from certify_tui.errors import NotFoundError, UsageError
+from certify_tui.errors import CertifyError, NotFoundError, UsageError
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
@@ -18,8 +18,12 @@ from certify_tui.plan import FileStep, Plan, ValidationStep
 from certify_tui.renewal import policy
 from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate
 
-DEPLOYMENT_MODES = {"files": "Files only: the live files are kept current, no server is changed",
-                    "none": "None: certificates are stored in the archive and live folders only"}
+DEPLOYMENT_MODES = {
+    "auto": "Auto: every discovered nginx/Apache site whose names this certificate covers",
+    "single": "Single site: one chosen nginx/Apache site",
+    "files": "Files only: the live files are kept current, no server is changed",
+    "none": "None: certificates are stored in the archive and live folders only",
+}
 
 
 def check_names(names: list[str], rules: list[Rule], account: Account) -> list[str]:
@@ -45,6 +49,22 @@ class CertificateSpec:
     renewal: dict[str, Any] = field(default_factory=dict)  # empty: the app's default renewal percent
     auto_renew: bool = True
     deployment_mode: str = "files"
+    deployment_site: str | None = None  # the site id for the "single" mode
+    tasks: list[dict[str, Any]] | None = None  # [{"type", "options", "title"}]; None keeps the stored ones
+
+
+def check_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each task's type must exist and its options match the type's declared parameters."""
+    if not tasks:
+        return []
+    from certify_tui.deploy.tasks import get_task
+
+    checked = []
+    for task in tasks:
+        cls = get_task(task.get("type", ""))
+        checked.append({"type": cls.id, "options": cls.validate_options(task.get("options") or {}),
+                        "title": task.get("title") or cls.title})
+    return checked
 
 
 def check_renewal(renewal: dict[str, Any] | None) -> dict[str, Any]:
@@ -91,6 +111,14 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     cert = existing or ManagedCertificate(status="new")
     deployment = dict(cert.deployment or {"tasks": []})
     deployment["mode"] = spec.deployment_mode
+    if spec.deployment_mode == "single":
+        if not spec.deployment_site:
+            raise UsageError("The 'single site' deployment needs a site: choose one (certify-tui sites lists them).")
+        deployment["site"] = spec.deployment_site
+    else:
+        deployment.pop("site", None)
+    if spec.tasks is not None:
+        deployment["tasks"] = check_tasks(spec.tasks)
     for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
         challenge_rules=rules, key_type=check_key_type(spec.key_type), reuse_key=spec.reuse_key,
@@ -149,6 +177,8 @@ def spec_of(cert: ManagedCertificate) -> CertificateSpec:
         rules=[dict(r) for r in cert.challenge_rules], key_type=cert.key_type, reuse_key=cert.reuse_key,
         preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=dict(cert.renewal or {}),
         auto_renew=cert.auto_renew, deployment_mode=(cert.deployment or {}).get("mode", "files"),
+        deployment_site=(cert.deployment or {}).get("site"),
+        tasks=[dict(t) for t in (cert.deployment or {}).get("tasks", [])],
     )
 
 
@@ -255,6 +285,39 @@ def certificate_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
     }
 
 
+def _site_steps(cert: ManagedCertificate, files: CertificateFiles, warnings: list[str]) -> list[str]:
+    """Each site the deployment will change, exactly as deploy_certificate will pick them."""
+    if (cert.deployment or {}).get("mode") not in ("auto", "single"):
+        return []
+    from certify_tui.deploy import target_sites
+
+    try:
+        sites, site_warnings = target_sites(cert, get_settings())
+    except CertifyError as exc:
+        warnings.append(exc.message)
+        return []
+    warnings.extend(site_warnings)
+    if not sites:
+        warnings.append("no nginx or Apache site covers this certificate's names: nothing would be deployed")
+    live = files.live_files()
+    return [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}): TLS directives -> "
+            f"{live['fullchain']} and {live['privkey']}, then validate and reload" for s in sites]
+
+
+def _task_steps(cert: ManagedCertificate, warnings: list[str]) -> list[str]:
+    steps = []
+    for number, task in enumerate((cert.deployment or {}).get("tasks") or [], 1):
+        try:
+            from certify_tui.deploy.tasks import get_task
+
+            instance = get_task(task["type"])(task.get("options") or {})
+            trigger = instance.options.get("trigger", "success")
+            steps.append(f"{number}. {task.get('title') or instance.title}: {instance.describe()} (on {trigger})")
+        except CertifyError as exc:
+            warnings.append(f"task {number}: {exc.message}")
+    return steps
+
+
 def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     account: Account = cert.account
     rules: list[Rule] = cert.challenge_rules
@@ -271,6 +334,7 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     if cert.reuse_key and not files.has_live():
         warnings.append("reuse key is on but no key exists yet: a new key will be generated")
     mode = (cert.deployment or {}).get("mode", "files")
+    deployment = [DEPLOYMENT_MODES.get(mode, mode)] + _site_steps(cert, files, warnings)
     next_renewal = renews_at(cert) if cert.id else None
     if not cert.auto_renew:
         warnings.append("automatic renewal is off")
@@ -282,8 +346,7 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
         primary=cert.primary_identifier, key_type=cert.key_type,
         reuse_key=bool(cert.reuse_key and files.has_live()), preferred_chain=cert.preferred_chain,
         profile=cert.profile, validations=validations, files=file_steps, deployment_mode=mode,
-        deployment=[DEPLOYMENT_MODES.get(mode, mode)], tasks=[t.get("title", t.get("type", "task"))
-                                                             for t in (cert.deployment or {}).get("tasks", [])],
+        deployment=deployment, tasks=_task_steps(cert, warnings),
         renewal=policy.describe(cert.renewal) + ("" if cert.auto_renew else " (automatic renewal off)"),
         next_renewal=next_renewal, warnings=warnings,
     )

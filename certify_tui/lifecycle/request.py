@@ -13,13 +13,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from certify_tui.ca import ari
 from certify_tui.ca import order as acme_order
 from certify_tui.ca.client import AcmeSession
 from certify_tui.certfiles import CertificateFiles, StoredVersion
 from certify_tui.challenges.rules import provider_from, rule_for
-from certify_tui.deploy import DeploymentFailed, deploy_certificate
+from certify_tui.deploy import DeploymentFailed, deploy_certificate, run_failure_tasks
 from certify_tui.errors import CAError, CertifyError, OperationError
 from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
@@ -90,6 +91,7 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
         raise
     except CertifyError as exc:
         _record_failure(cert, exc, log)
+        run_failure_tasks(data, cert, exc.message, log)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the certificate's status must say so
         error = OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc))
@@ -179,10 +181,36 @@ def _replaces(session: AcmeSession, files: CertificateFiles, log: RequestLog) ->
         return None
 
 
-def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog) -> str | None:
+def redeploy(data: DataDir, name: str, *, on_event: ProgressCallback | None = None) -> str | None:
+    """Deploy the current certificate again without ordering (after fixing a site, adding a task...).
+
+    Returns the deployment error, or None when everything deployed."""
+    from certify_tui.lifecycle.certificates import current_version
+
+    cert = get_certificate(name)
+    version = current_version(cert)
+    files = CertificateFiles(data.certificates, cert.name)
+    if version is None or not files.has_live():
+        raise OperationError(f"'{name}' has no issued certificate to deploy yet: request it first.")
+    stored = StoredVersion(version=version.version, directory=Path(version.archive_dir), serial=version.serial,
+                           not_before=version.not_before, not_after=version.not_after,
+                           fingerprint_sha256=version.fingerprint_sha256, issuer=version.issuer,
+                           files={role: str(path) for role, path in files.live_files().items()})
+    log = RequestLog(data.certificate_log(cert.name), on_event, name=cert.name)
+    try:
+        log.step("start", f"deploying {stored.serial} again (no new order)")
+        error = _deploy(data, cert, stored, log, manual=True)
+        log.step("done", "deployed" if error is None else f"deployment failed: {error}", ok=error is None)
+        return error
+    finally:
+        log.close()
+
+
+def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog,
+            manual: bool = False) -> str | None:
     """Deployment failures are the deployment's own status: the certificate stays issued, no reorder."""
     try:
-        deploy_certificate(data, cert, stored, log)
+        deploy_certificate(data, cert, stored, log, manual=manual)
     except DeploymentFailed as exc:
         log.step("deploy", exc.message, ok=False)
         cert.deploy_status, cert.deploy_error = "failed", exc.message
