@@ -11,7 +11,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, providers, renew, service, settings, status
+from certify_tui.cli import account, cert, providers, renew, service, settings, sites, status
 from certify_tui.errors import CertifyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     settings.register(sub)
     providers.register(sub)
     status.register(sub)
+    sites.register(sub)
     return parser
 
 

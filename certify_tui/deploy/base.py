@@ -33,11 +33,12 @@ class Site:
     line: int
     certificate: str | None = None  # current ssl_certificate / SSLCertificateFile
     key: str | None = None  # current ssl_certificate_key / SSLCertificateKeyFile
+    main_config: str = ""  # the main configuration the block was found through (for `nginx -t -c`)
 
     def to_dict(self) -> dict[str, object]:
         return {"server": self.server, "id": self.id, "hostnames": list(self.hostnames), "ports": list(self.ports),
                 "tls": self.tls, "config_file": self.config_file, "line": self.line,
-                "certificate": self.certificate, "key": self.key}
+                "certificate": self.certificate, "key": self.key, "main_config": self.main_config}
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,12 @@ class AppSettings(Plugin):
                    "json://host/path for a webhook, slack://... for chat. Empty: no notifications."),
         Param("notify_on_success", "Notify on success too", type="bool", default=False,
               help="Also send a notification when a renewal succeeds (failures are always sent)."),
+        Param("nginx_config", "nginx configuration", type="path", default="",
+              help="The nginx main configuration file whose sites certificates deploy to, e.g. "
+                   "/etc/nginx/nginx.conf. Empty: discovered from the installed nginx (nginx -V); off: no nginx."),
+        Param("apache_config", "Apache configuration", type="path", default="",
+              help="The Apache main configuration file, e.g. /etc/apache2/apache2.conf or "
+                   "/etc/httpd/conf/httpd.conf. Empty: discovered (apachectl -V, the usual paths); off: no Apache."),
     )
 
 

@@ -1,0 +1,100 @@
+"""Web server sites: nginx server blocks and Apache virtual hosts found in their configurations.
+
+`discover_sites` reads the given main configuration files (or finds the installed servers' own),
+follows their includes and returns one `Site` per block. `match_sites` decides which sites a
+certificate may be deployed to: a TLS site whose every host name the certificate covers, so a
+deployment never makes a server present a certificate that lacks one of the names it serves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from certify_tui.deploy.base import Site
+from certify_tui.deploy.sites import apache, nginx
+from certify_tui.deploy.sites.nginx import ConfigError
+from certify_tui.errors import UsageError
+from certify_tui.identifiers import covers
+
+__all__ = ["ConfigError", "discover_sites", "match_sites", "site_covered", "sites_for"]
+
+DISABLED = ("off", "none")  # a setting value that turns discovery of that server off
+
+
+def discover_sites(nginx_config: str | None = None, apache_config: str | None = None, *,
+                   nginx_binary: str = "nginx", apache_server_root: str | None = None) -> list[Site]:
+    """Sites from the given main configuration files; for a server whose file is not given, from the
+    installed server's own configuration (`nginx -V`, `apachectl -V`, the usual paths), if any.
+
+    A given file that does not exist is a UsageError; an unreadable or malformed one a ConfigError
+    naming the file and line. "off" skips that server."""
+    found: list[Site] = []
+    if nginx_config and nginx_config.lower() in DISABLED:
+        pass
+    elif nginx_config:
+        found += nginx.sites(_existing(nginx_config, "nginx"))
+    else:
+        conf, _prefix = nginx.find_config(nginx_binary)
+        if conf and os.path.isfile(conf):
+            found += nginx.sites(conf)
+    if apache_config and apache_config.lower() in DISABLED:
+        pass
+    elif apache_config:
+        found += apache.sites(_existing(apache_config, "Apache"), apache_server_root)
+    else:
+        conf, root = apache.find_config()
+        if conf:
+            found += apache.sites(conf, apache_server_root or root)
+    return found
+
+
+def _existing(path: str, server: str) -> str:
+    full = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isfile(full):
+        raise UsageError(f"The {server} configuration file {path} does not exist.")
+    return full
+
+
+def _covered(identifiers: Iterable[str], hostname: str) -> bool:
+    for identifier in identifiers:
+        try:
+            if covers(identifier, hostname):
+                return True
+        except UsageError:  # a regex or `www.example.*` server name: no certificate covers it
+            continue
+    return False
+
+
+def site_covered(identifiers: Iterable[str], site: Site) -> bool | None:
+    """True: every host name covered; False: only some; None: none (or the site has no names)."""
+    identifiers = list(identifiers)
+    hits = [_covered(identifiers, name) for name in site.hostnames]
+    if not any(hits):
+        return None
+    return all(hits)
+
+
+def match_sites(identifiers: Iterable[str], sites: Iterable[Site]) -> tuple[list[Site], list[Site]]:
+    """(covered, partial) among the TLS sites: covered when the certificate covers every host name of
+    the site, partial when it covers some but not all (left alone, shown as a warning).
+
+    Sites without a TLS listener are never targets: a plain-HTTP block for the same names (the usual
+    redirect to https) is not an error, and no listener is ever invented."""
+    identifiers = list(identifiers)
+    covered: list[Site] = []
+    partial: list[Site] = []
+    for site in sites:
+        if not site.tls:
+            continue
+        verdict = site_covered(identifiers, site)
+        if verdict is True:
+            covered.append(site)
+        elif verdict is False:
+            partial.append(site)
+    return covered, partial
+
+
+def sites_for(identifiers: Iterable[str], sites: Iterable[Site]) -> list[Site]:
+    """The sites an Auto deployment of a certificate for `identifiers` changes."""
+    return match_sites(identifiers, sites)[0]
