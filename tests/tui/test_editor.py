@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from textual.app import App, ComposeResult
 from textual.widgets import Input, Label, Select
-from tui_helpers import SIZES, add_account, add_certificate, fresh_core, wait_until
+from tui_helpers import SIZES, SNAP_ROOT, add_account, add_certificate, fresh_core, wait_until
 
+from certify_tui.deploy.tasks import get_task
 from certify_tui.plugins import SECRET_MASK, Param, Plugin
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.screens.editor import CertificateEditorScreen, RuleList
 from certify_tui.tui.widgets.domain_list import DomainList
 from certify_tui.tui.widgets.plan_view import PlanView
 from certify_tui.tui.widgets.plugin_form import PluginForm
+from certify_tui.tui.widgets.task_list import TaskList
 
 
 def editor(pilot) -> CertificateEditorScreen:
@@ -267,6 +271,218 @@ async def test_save_and_request_opens_the_request(make_app, monkeypatch) -> None
         assert not isinstance(app.screen, CertificateEditorScreen)
 
 
+# -- Deployment: mode, site, tasks --------------------------------------------------------------
+def task_lines(screen) -> list[str]:
+    tasks = screen.query_one(TaskList)
+    return [str(tasks.get_option_at_index(i).prompt) for i in range(tasks.option_count)]
+
+
+async def open_deployment(pilot, name: str | None = None) -> CertificateEditorScreen:
+    screen = await open_editor(pilot, name)
+    screen.go_to("deployment")
+    await pilot.pause()
+    assert pilot.app.focused is screen.query_one("#deploy-mode")
+    return screen
+
+
+async def add_task(pilot, type_id: str, *first_field: str) -> None:
+    """With the task list focused: a, pick the type from the list, type into the form's first field."""
+    screen = editor(pilot)
+    before = len(screen.tasks)
+    ids = list(screen.task_types)
+    await pilot.press("a")
+    await pilot.pause()
+    await pilot.press(*["down"] * (ids.index(type_id) + 1), "enter")  # the blank prompt comes first
+    await wait_until(pilot, lambda: len(screen.tasks) == before + 1 and bool(screen.query("#task-form")))
+    await pilot.pause()
+    assert pilot.app.focused is screen.query("#task-form Input").first()  # straight into the form
+    await pilot.press(*first_field)
+    screen.query_one(TaskList).focus()
+    await pilot.pause()
+
+
+async def choose_mode(pilot, mode: str) -> None:
+    screen = editor(pilot)
+    modes = list(screen.modes)
+    select = screen.query_one("#deploy-mode", Select)
+    select.focus()
+    delta = modes.index(mode) - modes.index(str(select.value))
+    await pilot.press("enter")
+    await pilot.pause()
+    await pilot.press(*["down" if delta > 0 else "up"] * abs(delta), "enter")
+    await wait_until(pilot, lambda: select.value == mode)
+
+
+async def test_tasks_are_added_reordered_and_removed_by_keys(make_app) -> None:
+    core = fresh_core("editor-tasks")
+    add_certificate(add_account(), "shop", ["shop.example.com"])
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+        assert task_lines(screen) == ["No tasks yet: a adds one."]
+        assert not screen.query_one("#task-editor").display
+        await pilot.press("tab", "tab")
+        assert app.focused is screen.query_one(TaskList)
+
+        await add_task(pilot, "export", *"/srv/certs/shop")
+        assert screen.query_one("#task-heading", Label).render().plain == "1 of 1 · Export files"
+        await add_task(pilot, "command", *"systemctl reload haproxy")
+        await add_task(pilot, "webhook", *"https://hooks.example.org/certs")
+        assert task_lines(screen) == [
+            "1. Export files → /srv/certs/shop (on success)",
+            "2. Run a command → systemctl reload haproxy (on success)",
+            "3. Call a webhook → https://hooks.example.org/certs (on success)",
+        ]
+
+        # The highlighted (last added) webhook moves up, then goes; the command moves to the top.
+        await pilot.press("u")
+        assert [t["type"] for t in screen.tasks] == ["export", "webhook", "command"]
+        assert screen.query_one("#task-heading", Label).render().plain == "2 of 3 · Call a webhook"
+        await pilot.press("delete")
+        assert [t["type"] for t in screen.tasks] == ["export", "command"]
+        assert screen.query_one(TaskList).highlighted == 1
+        await pilot.press("ctrl+up")
+        assert task_lines(screen) == ["1. Run a command → systemctl reload haproxy (on success)",
+                                      "2. Export files → /srv/certs/shop (on success)"]
+
+        # The Preview lists them in that order.
+        screen.go_to("preview")
+        view = await wait_plan(pilot)
+        assert view.error is None, view.error
+        assert view.text.index("Run a command") < view.text.index("Export files")
+
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
+        stored = core.get_certificate("shop").deployment["tasks"]
+        assert stored == [
+            {"type": "command", "title": "Run a command",
+             "options": get_task("command").validate_options({"command": "systemctl reload haproxy"})},
+            {"type": "export", "title": "Export files",
+             "options": get_task("export").validate_options({"path": "/srv/certs/shop"})},
+        ]
+        assert stored[1]["options"]["trigger"] == "success" and stored[1]["options"]["retries"] == 0
+
+
+async def test_a_secret_task_option_stays_masked_when_reopened(make_app) -> None:
+    core = fresh_core("editor-task-secret")
+    add_certificate(add_account(), "shop", ["shop.example.com"])
+    spec = core.certificate_spec("shop")
+    spec.tasks = [{"type": "webhook", "options": {"url": "https://hooks.example.org/certs",
+                                                  "secret_header": "Bearer s3cret-token"}}]
+    core.update_certificate("shop", spec)
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+        assert task_lines(screen) == ["1. Call a webhook → https://hooks.example.org/certs (on success)"]
+        secret = screen.query_one("#task-form #field-secret_header", Input)
+        assert secret.password and secret.value == "" and SECRET_MASK in secret.placeholder
+        assert "s3cret" not in "".join(task_lines(screen))
+        assert not screen.dirty
+
+        # Another change saves the stored secret untouched.
+        screen.query_one("#task-title", Input).focus()
+        await pilot.press(*"Tell the on-call channel")
+        assert task_lines(screen)[0].startswith("1. Tell the on-call channel → ")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
+        (task,) = core.get_certificate("shop").deployment["tasks"]
+        assert task["title"] == "Tell the on-call channel"
+        assert task["options"]["secret_header"] == "Bearer s3cret-token"
+
+
+async def test_a_task_option_error_points_at_deployment(make_app) -> None:
+    core = fresh_core("editor-task-error")
+    add_certificate(add_account(), "shop", ["shop.example.com"])
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+        await pilot.press("tab", "tab")
+        await add_task(pilot, "webhook", *"not a url")
+        await pilot.press("ctrl+s")
+        status = screen.query_one("#status", Label)
+        await wait_until(pilot, lambda: status.display)
+        assert "webhook: option 'url'" in str(status.render())
+        assert "(Deployment step)" in str(status.render())
+        assert core.get_certificate("shop").deployment["tasks"] == []
+
+
+async def test_single_site_mode_without_a_site_is_refused(make_app, tmp_path) -> None:
+    core = fresh_core("editor-single-none")
+    add_certificate(add_account(), "shop", ["shop.example.com"])
+    (tmp_path / "nginx.conf").write_text("events {}\nhttp {}\n")
+    core.update_settings({"nginx_config": str(tmp_path / "nginx.conf"), "apache_config": "off"})
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+        await choose_mode(pilot, "single")
+        assert screen.query_one("#site-row").display
+        await wait_until(pilot, lambda: screen.sites is not None)
+        assert "No nginx or Apache sites found" in label_text(screen, "#sites-note")
+        await pilot.press("ctrl+s")
+        status = screen.query_one("#status", Label)
+        await wait_until(pilot, lambda: status.display)
+        assert "needs a site" in str(status.render()) and "(Deployment step)" in str(status.render())
+        screen.go_to("preview")
+        view = await wait_plan(pilot)
+        assert "needs a site" in view.text and "Fix it in Deployment" in view.text
+        assert core.get_certificate("shop").deployment["mode"] == "files"
+
+
+NGINX_CONF = """events {}
+http {
+    server {
+        listen 443 ssl;
+        server_name shop.example.com;
+        ssl_certificate /x.pem;
+        ssl_certificate_key /y.pem;
+    }
+}
+"""
+
+
+def write_nginx(core, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "nginx.conf"
+    path.write_text(NGINX_CONF)
+    core.update_settings({"nginx_config": str(path), "apache_config": "off"})  # nothing from this machine
+    return path
+
+
+async def test_single_site_mode_lists_the_discovered_sites(make_app, tmp_path) -> None:
+    core = fresh_core("editor-single")
+    add_certificate(add_account(), "shop", ["shop.example.com", "www.shop.example.com"])
+    conf = write_nginx(core, tmp_path)
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+
+        # auto: the one site is covered by the certificate's names.
+        await choose_mode(pilot, "auto")
+        await wait_until(pilot, lambda: screen.sites is not None)
+        note = label_text(screen, "#sites-note")
+        assert "Deploys to 1 of 1 site(s) found" in note and f"nginx shop.example.com  {conf}:" in note
+
+        await choose_mode(pilot, "single")
+        site = screen.sites[0]
+        select = screen.query_one("#deploy-site", Select)
+        assert select.is_blank() and "Choose one of the 1 site(s) found" in label_text(screen, "#sites-note")
+        await pilot.press("tab")
+        assert app.focused is select
+        await choose(pilot, 1)
+        assert screen.site_id == site.id
+        assert f"nginx  shop.example.com  {conf}:{site.line}" in str(select.query_one("SelectCurrent #label").render())
+        assert "listens on 443 with TLS" in label_text(screen, "#sites-note")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
+        deployment = core.get_certificate("shop").deployment
+        assert deployment["mode"] == "single" and deployment["site"] == site.id
+
+        # Reopened: the stored site is chosen again.
+        screen = await open_deployment(pilot, "shop")
+        await wait_until(pilot, lambda: screen.sites is not None)
+        assert screen.query_one("#deploy-site", Select).value == site.id
+
+
 # -- the plug-in form on its own ----------------------------------------------------------------
 class TokenPlugin(Plugin):
     id = "demo"
@@ -347,3 +563,32 @@ def test_snapshot_step(snap_compare, make_app, step, size) -> None:
     add_account()
     app = make_app(core)
     assert snap_compare(app, terminal_size=size, run_before=snapshot_run_before(step))
+
+
+def deployment_with_tasks_run_before():
+    async def run_before(pilot) -> None:
+        screen = await open_deployment(pilot, "shop")
+        await wait_until(pilot, lambda: screen.sites is not None)
+        await pilot.press("tab", "tab", "tab")  # mode, site, add-task: the task list
+        assert pilot.app.focused is screen.query_one(TaskList)
+        await pilot.pause(0.1)
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_deployment_with_tasks(snap_compare, make_app, size) -> None:
+    core = fresh_core("editor-snap-deployment-tasks")
+    add_certificate(add_account(), "shop", ["shop.example.com", "www.shop.example.com"])
+    write_nginx(core, SNAP_ROOT / "editor-snap-deployment-tasks" / "nginx")
+    spec = core.certificate_spec("shop")
+    spec.deployment_mode = "single"
+    spec.deployment_site = core.discover_sites()[0].id
+    spec.tasks = [
+        {"type": "export", "options": {"path": "/srv/certs/shop", "formats": "pem,pfx",
+                                       "pkcs12_password": "pfx-secret"}},
+        {"type": "service", "options": {"name": "haproxy", "trigger": "always"}, "title": "Reload HAProxy"},
+    ]
+    core.update_certificate("shop", spec)
+    app = make_app(core)
+    assert snap_compare(app, terminal_size=size, run_before=deployment_with_tasks_run_before())

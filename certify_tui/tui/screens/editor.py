@@ -1,7 +1,8 @@
 """Certificate editor: five steps (Domains, Validation, Deployment, Advanced, Preview), keyboard first.
 
-The screen keeps the draft in plain Python state (names, rules) and in its widgets; the core checks
-each name as it is typed, builds the preview from the draft and validates it again on save.
+The screen keeps the draft in plain Python state (names, rules, tasks, the chosen site) and in its
+widgets; the core checks each name as it is typed, builds the preview from the draft and validates
+it again on save.
 """
 
 from __future__ import annotations
@@ -18,16 +19,18 @@ from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Select, TabbedContent, TabPane
 
 from certify_tui.errors import CertifyError, UsageError
-from certify_tui.identifiers import is_wildcard, matches_rule, to_unicode
+from certify_tui.identifiers import covers, is_wildcard, matches_rule, to_unicode
 from certify_tui.lifecycle.certificates import CertificateSpec
 from certify_tui.tui.messages import WorkDone, WorkFailed
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.widgets.domain_list import DomainList
 from certify_tui.tui.widgets.plan_view import PlanView
 from certify_tui.tui.widgets.plugin_form import PluginForm
+from certify_tui.tui.widgets.task_list import TaskList, task_prompt
 
 if TYPE_CHECKING:
     from certify_tui.challenges.base import ChallengeProvider
+    from certify_tui.deploy.base import DeploymentTask, Site
     from certify_tui.lifecycle import Core
     from certify_tui.plan import Plan
     from certify_tui.tui.app import CertifyApp
@@ -39,10 +42,11 @@ FIRST_FOCUS = {"domains": "#domain-input", "validation": "#rules", "deployment":
                "advanced": "#key-type", "preview": "#plan"}
 RENEWAL_KINDS = (("% of the lifetime", "percent"), ("days before expiry", "days_before"),
                  ("days after issuance", "days_after"))
-# Words in a core message -> the step where it is fixed.
+# Words in a core message -> the step where it is fixed (the first match wins).
 FIX_IN = (
     (("rule", "option", "provider", "challenge", "pattern"), "validation"),
-    (("key type", "deployment mode"), "advanced"),
+    (("deployment", "site", "task"), "deployment"),
+    (("key type",), "advanced"),
     (("certificate name", "domain", "identifier", "wildcard", "label", "suffix", "account", "name"), "domains"),
 )
 
@@ -52,9 +56,12 @@ def _row(label: str, *widgets: Any, id: str | None = None) -> Horizontal:
     return Horizontal(Label(label, classes="row-label"), *widgets, classes="row", id=id)
 
 
-def fix_step(message: str) -> str | None:
+def fix_step(message: str, task_ids: tuple[str, ...] = ()) -> str | None:
+    """The step where the problem `message` describes is fixed; `task_ids` are the deployment task types,
+    whose option errors start with the type ("export: option 'path' ...") as a provider's do."""
     lower = message.lower()
-    if "deployment mode" in lower:
+    owner, sep, _ = message.partition(":")
+    if "deployment mode" in lower or (sep and owner.strip() in task_ids):
         return "deployment"
     for words, step in FIX_IN:
         if any(word in lower for word in words):
@@ -104,6 +111,12 @@ class CertificateEditorScreen(Screen[str | None]):
         self.rules: list[dict[str, Any]] = []
         self.rule_index = 0
         self._form_target: tuple[PluginForm, dict[str, Any]] | None = None
+        self.tasks: list[dict[str, Any]] = []  # {"type", "options", "title"}; "" title = the type's title
+        self.task_index = 0
+        self._task_form_target: tuple[PluginForm, dict[str, Any]] | None = None
+        self.site_id: str | None = None  # the chosen site for the "single" mode
+        self.sites: list[Site] | None = None  # None until discovered
+        self.sites_error: str | None = None
         self._baseline: dict[str, Any] | None = None
         self._preview_serial = 0
 
@@ -112,6 +125,10 @@ class CertificateEditorScreen(Screen[str | None]):
         core = self.app.core
         self.providers: dict[str, list[type[ChallengeProvider]]] = core.challenge_providers()
         self.modes = core.deployment_modes()
+        try:
+            self.task_types: dict[str, type[DeploymentTask]] = {t.id: t for t in core.deployment_task_types()}
+        except (CertifyError, ImportError):  # the editor stays usable without the task plug-ins
+            self.task_types = {}
         self.key_types = core.key_types()
         title = f"Edit certificate · {self.certificate_name}" if self.certificate_name else "New certificate"
         yield Label(f"{title}  ·  ctrl+←/→ steps  ·  ctrl+s save  ·  esc back", id="title-bar")
@@ -150,9 +167,20 @@ class CertificateEditorScreen(Screen[str | None]):
                 yield _row("Mode", Select[str]([(m, m) for m in self.modes], allow_blank=False, id="deploy-mode",
                                                compact=True))
                 yield Label("", id="deploy-description", classes="help indented")
-                yield _row("Tasks", Label("none yet", id="tasks"))
-                yield Label("Deployment tasks (reload a service, copy files to a server) will be added here.",
-                            classes="help indented")
+                yield _row("Site", Select[str]([], prompt="Choose a site", id="deploy-site", compact=True),
+                           id="site-row")
+                yield Label("", id="sites-note", classes="indented")
+                yield _row("Add task", Select[str]([(t.title, t.id) for t in self.task_types.values()],
+                                                   prompt="choose a type to add a task", id="new-task-type",
+                                                   compact=True))
+                yield TaskList(id="tasks")
+                yield Label("Run in this order after each request. a adds a task, Delete removes one, u (ctrl+↑) "
+                            "moves it up; edit the highlighted task below.", classes="help")
+                with Vertical(id="task-editor"):
+                    yield _row("Task", Label("", id="task-heading"))
+                    yield Label("", id="task-description", classes="help indented")
+                    yield _row("Title", Input(id="task-title", compact=True))
+                    yield Vertical(id="task-form-box")
             with TabPane("4 Advanced", id="advanced"), VerticalScroll(classes="step"):
                 yield _row("Key type", Select[str]([(f"{k}  {d}", k) for k, d in self.key_types.items()],
                                                    allow_blank=False, id="key-type", compact=True))
@@ -174,6 +202,9 @@ class CertificateEditorScreen(Screen[str | None]):
         self.query_one("#account", Select).display = False
         self.query_one("#renewal-error").display = False
         self.query_one("#status").display = False
+        self.query_one("#site-row").display = False
+        self.query_one("#sites-note").display = False
+        self.query_one(TaskList).border_title = "Tasks"
         self.query_one("#plan", PlanView).show_waiting("")
         self.query_one("#cert-name" if not self.certificate_name else "#domain-input").focus()
         self._load()
@@ -222,6 +253,15 @@ class CertificateEditorScreen(Screen[str | None]):
                            "options": dict(draft.options)}]
         self._rebuild_rule_list(0)
         await self._show_rule()
+        self.tasks = []
+        for task in draft.tasks or []:
+            cls = self.task_types.get(task.get("type", ""))
+            title = task.get("title") or ""
+            self.tasks.append({"type": task.get("type"), "options": dict(task.get("options") or {}),
+                               "title": "" if cls is not None and title == cls.title else title})
+        self.site_id = draft.deployment_site
+        self._rebuild_task_list(0)
+        await self._show_task()
         with self.prevent(Select.Changed, Input.Changed, Checkbox.Changed):
             self.query_one("#deploy-mode", Select).value = draft.deployment_mode
             self.query_one("#key-type", Select).value = draft.key_type
@@ -233,7 +273,7 @@ class CertificateEditorScreen(Screen[str | None]):
                 (v, k) for k, v in RENEWAL_KINDS) else "percent"
             self.query_one("#renewal-value", Input).value = f"{float(amount):g}"
             self.query_one("#auto-renew", Checkbox).value = draft.auto_renew
-        self._show_mode_description()
+        self._show_deployment()
         self._update_wildcard_hint()
         self._baseline = self._draft()
         self.loaded = True
@@ -251,6 +291,8 @@ class CertificateEditorScreen(Screen[str | None]):
                 self.query_one(PlanView).show_plan(plan)
         elif event.tag == "save":
             self._saved(*event.value)
+        elif event.tag == "sites":
+            self._sites_found(*event.value)
 
     @on(WorkFailed)
     def _work_failed(self, event: WorkFailed) -> None:
@@ -279,6 +321,8 @@ class CertificateEditorScreen(Screen[str | None]):
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         if event.pane.id == "preview":
             self.refresh_preview()
+        elif event.pane.id == "deployment" and self.loaded:
+            self._show_deployment(rediscover=True)
 
     # -- Domains ------------------------------------------------------------------------------
     @on(Input.Submitted, "#cert-name")
@@ -462,6 +506,9 @@ class CertificateEditorScreen(Screen[str | None]):
         if self._form_target and event.form is self._form_target[0]:
             self._form_target[1]["options"] = event.form.values()
             self._refresh_rule_prompt()
+        elif self._task_form_target and event.form is self._task_form_target[0]:
+            self._task_form_target[1]["options"] = event.form.values()
+            self._refresh_task_prompt()
 
     async def action_add_rule(self) -> None:
         providers = self.providers.get("http-01", [])
@@ -484,10 +531,206 @@ class CertificateEditorScreen(Screen[str | None]):
         self._update_wildcard_hint()
 
     # -- Deployment ---------------------------------------------------------------------------
+    @property
+    def deployment_mode(self) -> str:
+        return str(self.query_one("#deploy-mode", Select).value)
+
     @on(Select.Changed, "#deploy-mode")
-    def _show_mode_description(self) -> None:
-        mode = self.query_one("#deploy-mode", Select).value
-        self.query_one("#deploy-description", Label).update(self.modes.get(str(mode), ""))
+    def _mode_changed(self) -> None:
+        self._show_deployment(rediscover=self.sites is None)
+
+    def _show_deployment(self, rediscover: bool = False) -> None:
+        """The mode's description, and the site choice ("single") or the sites it would cover ("auto")."""
+        mode = self.deployment_mode
+        self.query_one("#deploy-description", Label).update(self.modes.get(mode, ""))
+        uses_sites = mode in ("auto", "single")
+        self.query_one("#site-row").display = mode == "single"
+        if uses_sites and rediscover:
+            self._discover()
+        note = self.query_one("#sites-note", Label)
+        note.display = uses_sites
+        if not uses_sites:
+            return
+        problem = True
+        if self.sites is None:
+            text: str | Text = "Looking for nginx and Apache sites…"
+            problem = False
+        elif self.sites_error:
+            text = f"✗ {self.sites_error}"
+        elif not self.sites:
+            text = "No nginx or Apache sites found: set their configuration files in Settings (s)."
+        elif mode == "single":
+            text = self._site_detail()
+            problem = self.site_id is None or text.plain.startswith("✗")
+        else:
+            text, problem = self._coverage()
+        note.update(text)
+        note.set_class(problem, "-warning")
+
+    def _site_detail(self) -> Text:
+        site = next((s for s in self.sites or [] if s.id == self.site_id), None)
+        if self.site_id is None:
+            return Text(f"Choose one of the {len(self.sites or [])} site(s) found.")
+        if site is None:
+            return Text(f"✗ The site {self.site_id} is not in the web server configuration any more: choose again.")
+        ports = ", ".join(str(p) for p in site.ports) or "no port"
+        line = Text(f"{site.config_file}:{site.line} · listens on {ports}" + (" with TLS" if site.tls else ""))
+        if site.certificate:
+            line.append(f" · now serves {site.certificate}")
+        return line
+
+    def _coverage(self) -> tuple[Text, bool]:
+        """The discovered TLS sites whose every host name the current names cover (the ones "auto" deploys to)."""
+        names = self.query_one(DomainList).names
+
+        def covered(site: Site) -> bool:
+            try:
+                return site.tls and bool(site.hostnames) and all(any(covers(n, h) for n in names)
+                                                                 for h in site.hostnames)
+            except UsageError:  # a regex server name: no certificate covers it
+                return False
+
+        sites = [s for s in self.sites or [] if covered(s)]
+        if not sites:
+            return Text(f"None of the {len(self.sites or [])} site(s) found has all its names in this "
+                        "certificate: nothing would be deployed."), True
+        text = Text(f"Deploys to {len(sites)} of {len(self.sites or [])} site(s) found:")
+        for site in sites:
+            text.append(f"\n• {site.server} {', '.join(site.hostnames)}  ")
+            text.append(f"{site.config_file}:{site.line}", style="dim")
+        return text, False
+
+    @work(thread=True, exclusive=True, group="editor-sites", exit_on_error=False)
+    def _discover(self) -> None:
+        try:
+            sites = list(self.app.core.discover_sites())
+        except CertifyError as exc:
+            self.post_message(WorkDone("sites", ([], exc.message)))
+        except Exception as exc:  # noqa: BLE001 - shown as a line, never a traceback
+            self.post_message(WorkDone("sites", ([], f"Site discovery failed: {exc}")))
+        else:
+            self.post_message(WorkDone("sites", (sites, None)))
+
+    def _sites_found(self, sites: list[Site], error: str | None) -> None:
+        self.sites, self.sites_error = sites, error
+        options = [(f"{s.server}  {', '.join(s.hostnames) or '(no name)'}  {s.config_file}:{s.line}", s.id)
+                   for s in sites]
+        if self.site_id and self.site_id not in [s.id for s in sites]:
+            options.append((f"{self.site_id}  (not found any more)", self.site_id))
+        select = self.query_one("#deploy-site", Select)
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            if self.site_id:
+                select.value = self.site_id
+        self._show_deployment()
+
+    @on(Select.Changed, "#deploy-site")
+    def _site_chosen(self, event: Select.Changed) -> None:
+        self.site_id = None if event.value is Select.NULL else str(event.value)
+        self._show_deployment()
+
+    def _task_prompt(self, index: int) -> Text:
+        task = self.tasks[index]
+        return task_prompt(index + 1, task, self.task_types.get(task["type"]))
+
+    def _rebuild_task_list(self, highlight: int) -> None:
+        self.task_index = max(0, min(highlight, len(self.tasks) - 1))
+        self.query_one(TaskList).show_tasks([self._task_prompt(i) for i in range(len(self.tasks))],
+                                            self.task_index)
+
+    def _refresh_task_prompt(self) -> None:
+        if self.tasks:
+            self.query_one(TaskList).replace_option_prompt_at_index(self.task_index,
+                                                                    self._task_prompt(self.task_index))
+
+    async def _show_task(self) -> None:
+        """Load the highlighted task into the fields below the list."""
+        box = self.query_one("#task-form-box", Vertical)
+        await box.remove_children()
+        self._task_form_target = None
+        self.query_one("#task-editor").display = bool(self.tasks)
+        if not self.tasks:
+            return
+        task = self.tasks[self.task_index]
+        cls = self.task_types.get(task["type"])
+        title = self.query_one("#task-title", Input)
+        with self.prevent(Input.Changed):
+            title.value = task["title"]
+        title.placeholder = cls.title if cls else ""
+        self.query_one("#task-heading", Label).update(
+            Text.assemble(f"{self.task_index + 1} of {len(self.tasks)} · ",
+                          (cls.title if cls else f"unknown type '{task['type']}'", "bold")))
+        self.query_one("#task-description", Label).update(
+            cls.description if cls else "This type of task does not exist (any more): remove the task.")
+        if cls is not None:
+            form = PluginForm(cls.params, task["options"], owner=cls.id, id="task-form")
+            self._task_form_target = (form, task)
+            await box.mount(form)
+
+    @on(OptionList.OptionHighlighted, "#tasks")
+    async def _task_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != self.task_index and event.option_index < len(self.tasks):
+            self.task_index = event.option_index
+            await self._show_task()
+
+    @on(Input.Changed, "#task-title")
+    def _task_title_changed(self, event: Input.Changed) -> None:
+        if self.tasks:
+            self.tasks[self.task_index]["title"] = event.value
+            self._refresh_task_prompt()
+
+    def action_add_task(self) -> None:
+        """Open the type choice; choosing a type adds the task (see _new_task)."""
+        if not self.task_types:
+            self.notify("No deployment task types are available.", severity="warning")
+            return
+        select = self.query_one("#new-task-type", Select)
+        select.focus()
+        select.action_show_overlay()
+
+    @on(Select.Changed, "#new-task-type")
+    async def _new_task(self, event: Select.Changed) -> None:
+        if event.value is Select.NULL:
+            return
+        with self.prevent(Select.Changed):
+            event.select.clear()
+        self.tasks.append({"type": str(event.value), "options": {}, "title": ""})
+        self._rebuild_task_list(len(self.tasks) - 1)
+        await self._show_task()
+
+        def edit() -> None:
+            fields = self.query("#task-form Input, #task-form Select, #task-form Checkbox")
+            if fields:
+                fields.first().focus()
+
+        self.call_after_refresh(edit)
+
+    async def action_remove_task(self) -> None:
+        if not self.tasks:
+            return
+        del self.tasks[self.task_index]
+        self._rebuild_task_list(self.task_index)
+        await self._show_task()
+
+    def action_move_task(self, delta: int) -> None:
+        """Tasks run in order: move the highlighted one up (-1) or down (+1)."""
+        target = self.task_index + delta
+        if not self.tasks or not 0 <= target < len(self.tasks):
+            return
+        self.tasks[self.task_index], self.tasks[target] = self.tasks[target], self.tasks[self.task_index]
+        self._rebuild_task_list(target)  # the form follows: it edits the same task dict
+        heading = self.query_one("#task-heading", Label)
+        cls = self.task_types.get(self.tasks[target]["type"])
+        heading.update(Text.assemble(f"{target + 1} of {len(self.tasks)} · ",
+                                     (cls.title if cls else str(self.tasks[target]["type"]), "bold")))
+
+    def _task_specs(self) -> list[dict[str, Any]]:
+        specs = []
+        for task in self.tasks:
+            cls = self.task_types.get(task["type"])
+            title = task["title"].strip() or (cls.title if cls else "")
+            specs.append({"type": task["type"], "options": dict(task["options"]), "title": title})
+        return specs
 
     # -- Advanced -----------------------------------------------------------------------------
     def _renewal(self) -> tuple[dict[str, Any], str | None]:
@@ -536,7 +779,9 @@ class CertificateEditorScreen(Screen[str | None]):
             preferred_chain=self.query_one("#preferred-chain", Input).value.strip() or None,
             profile=self.query_one("#profile", Input).value.strip() or None,
             renewal=renewal, auto_renew=self.query_one("#auto-renew", Checkbox).value,
-            deployment_mode=str(self.query_one("#deploy-mode", Select).value),
+            deployment_mode=self.deployment_mode,
+            deployment_site=self.site_id if self.deployment_mode == "single" else None,
+            tasks=self._task_specs(),
         )
         return spec, error
 
@@ -549,7 +794,13 @@ class CertificateEditorScreen(Screen[str | None]):
             params = cls.params if cls else ()
             options = {p.key: str(rule["options"].get(p.key, p.default)) for p in params}
             rules.append((rule["pattern"].strip(), rule["challenge"], rule["provider"], options))
-        return {**spec.__dict__, "rules": rules, "renewal": (
+        tasks = []
+        for task in spec.tasks or []:
+            cls = self.task_types.get(task["type"])
+            params = cls.params if cls else ()
+            tasks.append((task["type"], task["title"],
+                          {p.key: str(task["options"].get(p.key, p.default)) for p in params}))
+        return {**spec.__dict__, "rules": rules, "tasks": tasks, "renewal": (
             str(self.query_one("#renewal-kind", Select).value), self.query_one("#renewal-value", Input).value)}
 
     @property
@@ -581,7 +832,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.post_message(WorkDone("preview", (serial, plan)))
 
     def _show_preview_error(self, message: str) -> None:
-        step = fix_step(message)
+        step = fix_step(message, tuple(self.task_types))
         hint = f"Fix it in {STEP_TITLES[step]} (ctrl+← goes back), then come back here." if step else ""
         self.query_one(PlanView).show_error(message, hint)
 
@@ -623,7 +874,7 @@ class CertificateEditorScreen(Screen[str | None]):
 
     def _show_status(self, message: str) -> None:
         status = self.query_one("#status", Label)
-        step = fix_step(message) if message else None
+        step = fix_step(message, tuple(self.task_types)) if message else None
         where = f"  ({STEP_TITLES[step]} step)" if step else ""
         status.update(Text.assemble(("✗ ", "bold"), message, where) if message else "")
         status.display = bool(message)
