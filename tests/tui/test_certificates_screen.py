@@ -122,3 +122,13 @@ async def test_test_key_shows_the_diagnostics(make_app, pebble, tmp_path, monkey
             assert any(c.ok for c in checks.values())  # the name resolves through Pebble's DNS
             await pilot.press("escape")
             assert not isinstance(app.screen, DiagnosticsScreen)
+
+
+async def test_deploy_again_without_an_issued_certificate_says_so(make_app) -> None:
+    """D redeploys through the core; with nothing issued yet the core's message is shown, not a traceback."""
+    app = make_app(seeded_core("home-deploy"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        await pilot.press("D")  # "api" is new: nothing to deploy
+        await wait_until(pilot, lambda: any("no issued certificate" in n.message
+                                            for n in app._notifications), timeout=10)

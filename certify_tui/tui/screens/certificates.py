@@ -35,6 +35,7 @@ class CertificatesScreen(Screen[None]):
         Binding("r", "request", "Request/renew"),
         Binding("d", "delete", "Delete"),
         Binding("t", "test", "Test"),
+        Binding("D", "deploy", "Deploy again", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
         Binding("l", "toggle_log", "Log"),
@@ -82,10 +83,14 @@ class CertificatesScreen(Screen[None]):
         elif event.tag == "delete":
             self.notify(f"Deleted {event.value}.")
             self.reload()
+        elif event.tag == "deploy":
+            self.notify(f"Deployed {event.value}.")
+            self.reload(event.value)
 
     @on(WorkFailed)
     def _work_failed(self, event: WorkFailed) -> None:
-        self.notify(event.message, severity="error", title="Delete failed" if event.tag == "delete" else "Error")
+        titles = {"delete": "Delete failed", "deploy": "Deployment failed"}
+        self.notify(event.message, severity="error", title=titles.get(event.tag, "Error"))
 
     def _show_rows(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
         self.loaded = True
@@ -161,6 +166,24 @@ class CertificatesScreen(Screen[None]):
             self.app.open_request(name)
         else:
             self.notify("No certificate selected.", severity="warning")
+
+    def action_deploy(self) -> None:
+        name = self.query_one(CertificateList).current_name
+        if name:
+            self.notify(f"Deploying {name} again (no new order)…")
+            self._deploy(name)
+
+    @work(thread=True, group="deploy", exit_on_error=False)
+    def _deploy(self, name: str) -> None:
+        try:
+            error = self.app.core.deploy(name)
+        except CertifyError as exc:
+            self.post_message(WorkFailed("deploy", exc.message))
+            return
+        if error:
+            self.post_message(WorkFailed("deploy", f"{name}: {error}"))
+        else:
+            self.post_message(WorkDone("deploy", name))
 
     def action_test(self) -> None:
         from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
