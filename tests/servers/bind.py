@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -32,6 +31,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.zone
+
+from servers.common import find_executable, stop_process
 
 START_TIMEOUT = 20.0
 ZONE = "example.test"
@@ -61,14 +62,7 @@ class BindStartError(RuntimeError):
 
 
 def find_named() -> Path:
-    if env := os.environ.get("NAMED_BIN"):
-        if not os.access(env, os.X_OK):
-            raise BindNotFound(f"NAMED_BIN={env} is not an executable file")
-        return Path(env)
-    for candidate in (shutil.which("named"), "/usr/sbin/named", "/usr/local/sbin/named"):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise BindNotFound("named (BIND 9) not found; install bind9 (Debian: apt-get install bind9)")
+    return find_executable("NAMED_BIN", "named", BindNotFound, "install bind9 (Debian: apt-get install bind9)")
 
 
 def _free_udp_tcp_port() -> int:
@@ -223,18 +217,8 @@ zone "{DELEGATED_ZONE}" {{
         (self.workdir / f"{zone}.zone").write_text("\n".join(lines + records) + "\n")
 
     def _stop_proc(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_process(self._proc, self._log)
+        self._proc = self._log = None
 
     def stop(self) -> None:
         self._stop_proc()

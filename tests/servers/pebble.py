@@ -13,7 +13,6 @@ import json
 import os
 import re
 import secrets
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -29,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from servers.common import find_executable, stop_process
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache" / "pebble"
 START_TIMEOUT = 20.0
@@ -43,16 +44,8 @@ class PebbleStartError(RuntimeError):
 
 
 def _find_binary(env_var: str, name: str) -> Path:
-    if env := os.environ.get(env_var):
-        if not os.access(env, os.X_OK):
-            raise PebbleNotFound(f"{env_var}={env} is not an executable file")
-        return Path(env)
-    cached = CACHE_DIR / "usr" / "bin" / name
-    if cached.is_file() and os.access(cached, os.X_OK):
-        return cached
-    if found := shutil.which(name):
-        return Path(found)
-    raise PebbleNotFound(f"{name} not found (set {env_var}, or run `make test-servers`)")
+    return find_executable(env_var, name, PebbleNotFound, f"set {env_var}, or run `make test-servers`",
+                           extra=(CACHE_DIR / "usr" / "bin" / name,))
 
 
 def find_binaries() -> tuple[Path, Path]:
@@ -351,11 +344,7 @@ class PebbleServer:
             if proc.poll() is None:
                 proc.terminate()
         for proc in self._procs:
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=5)
         for log in self._logs:
             log.close()
         self._procs, self._logs = [], []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import socket
 import sqlite3
 import subprocess
@@ -29,6 +28,8 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import requests
+
+from servers.common import find_executable, stop_process
 
 START_TIMEOUT = 20.0
 ZONE = "example.test"
@@ -48,14 +49,8 @@ class PowerDnsStartError(RuntimeError):
 
 
 def find_pdns_server() -> Path:
-    if env := os.environ.get("PDNS_SERVER_BIN"):
-        if not os.access(env, os.X_OK):
-            raise PowerDnsNotFound(f"PDNS_SERVER_BIN={env} is not an executable file")
-        return Path(env)
-    for candidate in (shutil.which("pdns_server"), "/usr/sbin/pdns_server", "/usr/local/sbin/pdns_server"):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise PowerDnsNotFound("pdns_server not found; install pdns-server and pdns-backend-sqlite3 "
+    return find_executable("PDNS_SERVER_BIN", "pdns_server", PowerDnsNotFound,
+                           "install pdns-server and pdns-backend-sqlite3 "
                            "(Debian: apt-get install pdns-server pdns-backend-sqlite3)")
 
 
@@ -234,18 +229,8 @@ class PowerDnsServer:
         self._wait(lambda: self._dns_answers(zone))
 
     def _stop_proc(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_process(self._proc, self._log)
+        self._proc = self._log = None
 
     def stop(self) -> None:
         self._stop_proc()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import shutil
 import socket
 import subprocess
 import tempfile
@@ -21,6 +20,8 @@ from typing import IO, Self
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from servers.common import find_executable, stop_process
 
 START_TIMEOUT = 15.0
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start as root without it
@@ -35,14 +36,8 @@ class SshdStartError(RuntimeError):
 
 
 def find_sshd() -> Path:
-    if env := os.environ.get("SSHD_BIN"):
-        if not os.access(env, os.X_OK):
-            raise SshdNotFound(f"SSHD_BIN={env} is not an executable file")
-        return Path(env)
-    for candidate in (shutil.which("sshd"), "/usr/sbin/sshd", "/usr/local/sbin/sshd"):
-        if candidate and os.access(candidate, os.X_OK):
-            return Path(candidate)
-    raise SshdNotFound("sshd not found; install OpenSSH's server (Debian: apt-get install openssh-server)")
+    return find_executable("SSHD_BIN", "sshd", SshdNotFound,
+                           "install OpenSSH's server (Debian: apt-get install openssh-server)")
 
 
 def write_key(path: Path, key: ed25519.Ed25519PrivateKey, passphrase: bytes | None = None) -> str:
@@ -179,18 +174,8 @@ Subsystem sftp internal-sftp
             self._tmp = None
 
     def _stop_proc(self) -> None:
-        if self._proc is not None:
-            if self._proc.poll() is None:
-                self._proc.terminate()
-                try:
-                    self._proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self._proc.kill()
-                    self._proc.wait()
-            self._proc = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        stop_process(self._proc, self._log)
+        self._proc = self._log = None
 
     def __enter__(self) -> Self:
         return self.start()
