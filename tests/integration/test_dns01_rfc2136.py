@@ -144,6 +144,23 @@ def test_wrong_tsig_secret(core: Core, bind: BindServer, dns_pebble: PebbleServe
     assert challenge_records(bind) == {}
 
 
+def test_diagnostics_catch_a_wrong_tsig_secret(core: Core, bind: BindServer, dns_pebble: PebbleServer) -> None:
+    add_account(core, dns_pebble)
+    good, bad = unique("diag"), unique("diagbad")
+    add_dns_cert(core, bind, good, [f"{good}.{ZONE}"])
+    add_dns_cert(core, bind, bad, [f"{bad}.{ZONE}"], tsig_secret="d3Jvbmcgc2VjcmV0IGZvciB0aGUga2V5IQ==")
+
+    def dns_check(name: str):  # noqa: ANN202
+        checks = core.test_certificate(name)
+        return next(c for c in checks if c.name.startswith("dns-01 rfc2136"))
+
+    assert dns_check(good).ok is True
+    failed = dns_check(bad)
+    assert failed.ok is False and "TSIG key name or secret is wrong" in failed.message and failed.remedy
+    assert bind.key_secret not in failed.message
+    assert challenge_records(bind) == {}  # the test record was removed again
+
+
 def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CERTIFY_TUI_")}
     return subprocess.run([str(CLI), "--data-dir", str(data_dir), *args], capture_output=True, text=True,
