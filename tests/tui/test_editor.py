@@ -592,3 +592,23 @@ def test_snapshot_deployment_with_tasks(snap_compare, make_app, size) -> None:
     core.update_certificate("shop", spec)
     app = make_app(core)
     assert snap_compare(app, terminal_size=size, run_before=deployment_with_tasks_run_before())
+
+
+async def test_domains_can_be_loaded_from_a_site(make_app, tmp_path) -> None:
+    """ctrl+l lists the discovered nginx sites; picking one adds its host names (checked by the core)."""
+    from textual.widgets import OptionList
+
+    from certify_tui.tui.screens.site_picker import SitePickerScreen
+
+    core = fresh_core("editor-site-names")
+    add_account()
+    write_nginx(core, tmp_path)
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_editor(pilot)
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, SitePickerScreen) and app.screen.loaded)
+        assert app.screen.query_one(OptionList).option_count == 1
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["shop.example.com"])
+        assert app.screen is screen

@@ -93,6 +93,7 @@ class CertificateEditorScreen(Screen[str | None]):
         Binding("ctrl+left,alt+p", "step(-1)", "Previous step", priority=True, show=False),
         Binding("ctrl+s", "save(False)", "Save", priority=True),
         Binding("ctrl+r", "save(True)", "Save+request", priority=True),
+        Binding("ctrl+l", "load_site", "Names from a site", show=False, priority=True),
         Binding("escape", "back", "Back"),
         Binding("q", "quit", "Quit", show=False),  # the app's q would drop unsaved changes without asking
         # The app's keys still work here, but the footer has no room for them at 80 columns.
@@ -285,6 +286,15 @@ class CertificateEditorScreen(Screen[str | None]):
             await self._fill(*event.value)
         elif event.tag == "check":
             self._checked(*event.value)
+        elif event.tag == "site-names":
+            checked, errors = event.value
+            domains = self.query_one(DomainList)
+            added = [n for n in checked if domains.add_name(n)]
+            if errors:
+                self._set_check(f"✗ {errors[0]}", ok=False)
+            else:
+                self._set_check(f"Added {len(added)} name(s) from the site." if added
+                                else "The site's names are already in the list.", ok=True)
         elif event.tag == "preview":
             serial, plan = event.value
             if serial == self._preview_serial:
@@ -380,6 +390,27 @@ class CertificateEditorScreen(Screen[str | None]):
         with self.prevent(Input.Changed):
             box.value = ""
         self._set_check(f"Added {name}. Type another name, or ctrl+→ for Validation.", ok=True)
+
+    def action_load_site(self) -> None:
+        """Add the host names of a discovered nginx/Apache site to the Domains step."""
+        from certify_tui.tui.screens.site_picker import SitePickerScreen
+
+        def picked(hostnames: list[str] | None) -> None:
+            if hostnames:
+                self._load_names(hostnames)
+
+        self.go_to("domains")
+        self.app.push_screen(SitePickerScreen(), picked)
+
+    @work(thread=True, exit_on_error=False, group="load-site-names")
+    def _load_names(self, hostnames: list[str]) -> None:
+        checked, errors = [], []
+        for host in hostnames:
+            try:
+                checked.append(self.app.core.check_domain(host, self._account_ref()))
+            except CertifyError as exc:
+                errors.append(exc.message)
+        self.post_message(WorkDone("site-names", (checked, errors)))
 
     def _set_check(self, message: str, ok: bool = True) -> None:
         label = self.query_one("#domain-check", Label)
