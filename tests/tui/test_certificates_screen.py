@@ -132,3 +132,28 @@ async def test_deploy_again_without_an_issued_certificate_says_so(make_app) -> N
         await pilot.press("D")  # "api" is new: nothing to deploy
         await wait_until(pilot, lambda: any("no issued certificate" in n.message
                                             for n in app._notifications), timeout=10)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_snapshot_diagnostics(snap_compare, make_app, size) -> None:
+    """The diagnostics dialog with a fixed set of results (the real checks are tested against real servers)."""
+    from certify_tui.diagnostics import Check
+    from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+
+    core = seeded_core("home-diagnostics")
+    core.test_certificate = lambda name: [  # type: ignore[method-assign]
+        Check("resolve api.example.com", True, "203.0.113.10"),
+        Check("port 0.0.0.0:80", False, "another program already listens on 0.0.0.0:80 (nginx?)",
+              "use the webroot provider, or stop the web server during requests"),
+        Check("http-01 api.example.com", None, "skipped: the listener cannot start (see the port check)"),
+        Check("CAA api.example.com", True, "no CAA records: any CA may issue (including letsencrypt.org)"),
+    ]
+    app = make_app(core)
+
+    async def run_before(pilot) -> None:
+        await wait_home_loaded(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen) and app.screen.checks)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
