@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import pytest
 import requests
 from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from servers.common import free_port
 from servers.pebble import PebbleServer
 
 from certify_tui import __version__
@@ -32,11 +32,6 @@ CLI = Path(sys.executable).with_name("certify-tui")
 _SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"')
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _status(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -66,7 +61,7 @@ def core(data_dir: Path) -> Iterator[Core]:
 
 @pytest.fixture
 def api(core: Core) -> Iterator[ApiServer]:
-    server = ApiServer(core, port=_free_port()).start()
+    server = ApiServer(core, port=free_port()).start()
     yield server
     server.stop()
 
@@ -142,7 +137,7 @@ def test_renew_errors(core: Core, pebble: PebbleServer, client: Any) -> None:
     # The listener answers on a port Pebble never asks: validation fails at the CA -> 502.
     name = unique("apifail")
     core.add_certificate(name=name, domains=[f"{name}.example.test"], challenge="http-01", provider="standalone",
-                         options={"address": "127.0.0.1", "port": _free_port()})
+                         options={"address": "127.0.0.1", "port": free_port()})
     r = client("POST", f"/api/certificates/{name}/renew")
     assert r.status_code == 502, r.text
     body = r.json()
@@ -172,7 +167,7 @@ def test_status_command_finds_the_running_api(core: Core, pebble: PebbleServer, 
     add_standalone_cert(core, pebble, name, [f"{name}.example.test"])
     core.request(name)
 
-    server = ApiServer(core, port=_free_port()).start()
+    server = ApiServer(core, port=free_port()).start()
     try:
         run = _status(data_dir, "--json")
         assert run.returncode == 0, run
@@ -203,7 +198,7 @@ def test_status_command_finds_the_running_api(core: Core, pebble: PebbleServer, 
     assert json.loads(run.stdout)["reachable"] is False
 
     # A stale service.json (the service died without cleaning up): still a clear line, exit 1.
-    (data_dir / "service.json").write_text(json.dumps({"host": "127.0.0.1", "port": _free_port(), "pid": 1}))
+    (data_dir / "service.json").write_text(json.dumps({"host": "127.0.0.1", "port": free_port(), "pid": 1}))
     run = _status(data_dir)
     assert run.returncode == 1, run
     assert run.stdout.startswith("No certify-tui service is reachable (service.json: ")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import pytest
 import requests
 from cryptography import x509
 from cryptography.x509.verification import PolicyBuilder, Store
+from servers.common import free_port
 from servers.pebble import PebbleServer
 
 from certify_tui import __version__
@@ -78,11 +78,6 @@ def clean_error(run: Run, code: int) -> str:
     assert "unexpected" not in lines[0].lower(), str(run)  # a known failure, not the catch-all
     return lines[0]
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _mode(path: str | Path) -> int:
@@ -430,7 +425,7 @@ def test_invalid_email(pebble: PebbleServer, data_dir: Path) -> None:
 def test_failing_request(pebble: PebbleServer, data_dir: Path) -> None:
     add_account(data_dir, pebble)
     # Listen where Pebble never connects, so its validation connection is refused.
-    wrong_port = _free_port()
+    wrong_port = free_port()
     assert wrong_port != pebble.http_port
     add_cert(data_dir, pebble, "bad", "fail.example.test", port=wrong_port)
     run = cli(data_dir, "cert", "request", "bad")
@@ -448,7 +443,7 @@ def test_failing_request(pebble: PebbleServer, data_dir: Path) -> None:
 
 def test_failing_request_verbose_still_ends_with_the_error(pebble: PebbleServer, data_dir: Path) -> None:
     add_account(data_dir, pebble)
-    add_cert(data_dir, pebble, "bad", "fail.example.test", port=_free_port())
+    add_cert(data_dir, pebble, "bad", "fail.example.test", port=free_port())
     run = cli(data_dir, "-v", "cert", "request", "bad")
     assert run.code == 1
     assert "Traceback" not in run.err
@@ -471,7 +466,7 @@ def test_postgres_url_without_driver(data_dir: Path) -> None:
 
 
 def test_unreachable_ca(data_dir: Path) -> None:
-    url = f"https://127.0.0.1:{_free_port()}/dir"
+    url = f"https://127.0.0.1:{free_port()}/dir"
     run = cli(data_dir, "account", "add", "--email", "a@example.com", "--ca", url, "--agree-tos")
     line = clean_error(run, 1)
     assert "Cannot reach" in line and url in line

@@ -23,6 +23,7 @@ from integration.helpers import (
     standalone,
     verify_issued,
 )
+from servers.common import free_port
 from servers.pebble import PebbleNotFound, PebbleServer
 
 from certify_tui.ca import order as acme_order
@@ -43,11 +44,6 @@ pytestmark = pytest.mark.pebble
 def core(data_dir: Path) -> Iterator[Core]:
     yield from open_core(data_dir)
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _issued(core: Core, pebble: PebbleServer, name: str, names: list[str], **kwargs: object) -> dict[str, str]:
@@ -87,7 +83,7 @@ def test_failed_validation_keeps_the_live_files(core: Core, pebble: PebbleServer
     versions_before = _archived(data_dir, "fail")
     good = core.certificate_view(core.get_certificate("fail"))
     # Answer on a port the CA's validator never connects to: it finds nobody on its own port.
-    _point_standalone_at(core, "fail", _free_port())
+    _point_standalone_at(core, "fail", free_port())
     _must_revalidate(core, pebble, "fail")
     started = datetime.now(UTC)
 
@@ -130,7 +126,7 @@ def test_failed_validation_keeps_the_live_files(core: Core, pebble: PebbleServer
 def test_first_request_failing_leaves_no_files(core: Core, pebble: PebbleServer, data_dir: Path) -> None:
     add_account(core, pebble)
     core.add_certificate(name="never", domains=["never.example.test"],
-                         **standalone(pebble, port=_free_port()))
+                         **standalone(pebble, port=free_port()))
     with pytest.raises(ValidationFailed, match="never.example.test"):
         core.request("never")
     view = core.certificate_view(core.get_certificate("never"))

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from servers.common import free_port
 
 from certify_tui import notify
 from certify_tui.errors import UsageError
@@ -25,11 +26,6 @@ SMTP_USER = "mailer"
 SMTP_PASSWORD = "Sm7p-Pa55-9f3c1e"
 HOOK_PASSWORD = "H00k-Secret-77ab20"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- a real SMTP server ----------------------------------------------------------------------------------
@@ -57,7 +53,7 @@ def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, aut
 @pytest.fixture
 def smtp() -> Iterator[tuple[_Collector, int]]:
     collector = _Collector()
-    port = _free_port()
+    port = free_port()
     controller = Controller(collector, hostname="127.0.0.1", port=port, authenticator=_authenticator,
                             auth_require_tls=False)  # plain SMTP on a test port: AUTH without TLS
     controller.start()
@@ -209,7 +205,7 @@ def test_bad_url_is_rejected_early() -> None:
 
 
 def test_unreachable_url_returns_false_and_logs_no_password(caplog: pytest.LogCaptureFixture) -> None:
-    dead = _free_port()  # nothing listens there: connection refused
+    dead = free_port()  # nothing listens there: connection refused
     text = (f"json://user:{HOOK_PASSWORD}@127.0.0.1:{dead}/hook "
             f"mailto://{SMTP_USER}:{SMTP_PASSWORD}@127.0.0.1:{dead}?mode=insecure&from=c@example.com"
             f"&to=ops@example.com")

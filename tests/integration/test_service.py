@@ -7,7 +7,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import add_account, add_standalone_cert, unique, verify_issued
+from servers.common import free_port
 from servers.pebble import PebbleNotFound, PebbleServer
 
 from certify_tui.lifecycle import Core
@@ -28,11 +28,6 @@ def cli(data_dir: Path, *args: str, **kwargs) -> subprocess.Popen:
     return subprocess.Popen([*CLI, "--data-dir", str(data_dir), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env, **kwargs)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from integration.helpers import add_account, open_core, unique, verify_issued
+from servers.common import free_port
 from servers.pebble import PebbleServer
 
 from certify_tui.challenges import get_provider, tls_alpn
@@ -27,11 +28,6 @@ pytestmark = pytest.mark.pebble
 def core(data_dir: Path) -> Iterator[Core]:
     yield from open_core(data_dir)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _handshake(port: int, name: str, alpn: list[str] | None) -> x509.Certificate:
@@ -68,7 +64,7 @@ def test_two_names_tls_alpn(core: Core, pebble: PebbleServer, data_dir: Path) ->
 
 
 def test_listener_speaks_only_acme_tls() -> None:
-    port = _free_port()
+    port = free_port()
     answers = [("x.example.test", "token.thumbprint")]
     tls_alpn.publish("127.0.0.1", port, answers)
     try:
@@ -90,7 +86,7 @@ def test_listener_speaks_only_acme_tls() -> None:
 
 
 def test_listener_is_shared_and_refcounted() -> None:
-    port = _free_port()
+    port = free_port()
     first, second = [("one.example.test", "k1")], [("two.example.test", "k2")]
     tls_alpn.publish("127.0.0.1", port, first)
     tls_alpn.publish("127.0.0.1", port, second)  # a second order at the same time: the same socket

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import socket
 import subprocess
 import tempfile
 import time
@@ -32,7 +31,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.zone
 
-from servers.common import find_executable, stop_process
+from servers.common import find_executable, free_udp_tcp_port, stop_process, tail
 
 START_TIMEOUT = 20.0
 ZONE = "example.test"
@@ -65,25 +64,6 @@ def find_named() -> Path:
     return find_executable("NAMED_BIN", "named", BindNotFound, "install bind9 (Debian: apt-get install bind9)")
 
 
-def _free_udp_tcp_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise OSError("no free UDP+TCP port on 127.0.0.1")
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def _secret() -> str:
@@ -134,7 +114,7 @@ class BindServer:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> None:
-        self.port = _free_udp_tcp_port()
+        self.port = free_udp_tcp_port()
         d = self.workdir
         self._write_zone(ZONE, self._example_records())
         self._write_zone(DELEGATED_ZONE, [])
@@ -148,11 +128,11 @@ class BindServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise BindStartError(f"named exited with {self._proc.returncode}:\n{_tail(self.log_path)}")
+                raise BindStartError(f"named exited with {self._proc.returncode}:\n{tail(self.log_path)}")
             if self._answers():
                 return
             time.sleep(0.05)
-        raise BindStartError(f"named not ready after {START_TIMEOUT:.0f}s:\n{_tail(self.log_path)}")
+        raise BindStartError(f"named not ready after {START_TIMEOUT:.0f}s:\n{tail(self.log_path)}")
 
     def _answers(self) -> bool:
         for zone in (ZONE, DELEGATED_ZONE):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 from typing import IO
@@ -33,3 +34,31 @@ def stop_process(proc: subprocess.Popen | None, log: IO[bytes] | None = None, ti
             proc.wait()
     if log is not None:
         log.close()
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A loopback port free right now (TCP unless told otherwise)."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def free_udp_tcp_port() -> int:
+    """A loopback port free for both TCP and UDP: DNS servers listen on both."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            try:
+                udp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise OSError("no free UDP+TCP port on 127.0.0.1")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    """The end of a server's log, for start-up error messages."""
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"

@@ -27,6 +27,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from servers.common import free_port
+
 START_TIMEOUT = 15.0
 HOSTS = ("a.example.test", "other.example.test")
 
@@ -45,11 +47,6 @@ def find_nginx() -> str:
             return candidate
     raise NginxNotFound("nginx not found (install nginx-light, or set NGINX_BIN)")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def self_signed(host: str, folder: Path) -> tuple[Path, Path, int]:
@@ -90,7 +87,7 @@ class NginxServer:
         self.conf = self.prefix / "nginx.conf"
         self.sites_dir = self.prefix / "sites"
         self.pid_file = self.prefix / "nginx.pid"
-        self.port = _free_port()
+        self.port = free_port()
         self.initial_serials: dict[str, int] = {}
         self._started = False
 

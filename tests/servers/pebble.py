@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from servers.common import find_executable, stop_process
+from servers.common import find_executable, free_udp_tcp_port, stop_process, tail
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CACHE_DIR = REPO_ROOT / ".cache" / "pebble"
@@ -94,18 +94,6 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _free_udp_tcp_port() -> int:
-    # challtestsrv's DNS server binds both UDP and TCP on the same port.
-    for _ in range(50):
-        (port,) = _free_ports(1)
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise OSError("no free UDP+TCP port on 127.0.0.1")
-
 
 def _write_tls_material(d: Path) -> tuple[Path, Path, Path]:
     """Throwaway CA + server cert for Pebble's own HTTPS (ACME API and management)."""
@@ -158,12 +146,6 @@ def _write_tls_material(d: Path) -> tuple[Path, Path, Path]:
     )
     return bundle, cert_path, key_path
 
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class PebbleServer:
@@ -256,7 +238,7 @@ class PebbleServer:
             self._tls_port,
             self.challtestsrv_port,
         ) = _free_ports(5)
-        self._dns_port = _free_udp_tcp_port()
+        self._dns_port = free_udp_tcp_port()
         dns = f"127.0.0.1:{self._dns_port}"
 
         cts = self._spawn(
@@ -316,13 +298,13 @@ class PebbleServer:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise PebbleStartError(
-                    f"{name} exited with {proc.returncode}:\n{_tail(self.workdir / f'{name}.log')}"
+                    f"{name} exited with {proc.returncode}:\n{tail(self.workdir / f'{name}.log')}"
                 )
             if ready():
                 return
             time.sleep(0.05)
         raise PebbleStartError(
-            f"{name} not ready after {START_TIMEOUT:.0f}s:\n{_tail(self.workdir / f'{name}.log')}"
+            f"{name} not ready after {START_TIMEOUT:.0f}s:\n{tail(self.workdir / f'{name}.log')}"
         )
 
     @staticmethod

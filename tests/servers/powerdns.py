@@ -29,7 +29,7 @@ import dns.rcode
 import dns.rdatatype
 import requests
 
-from servers.common import find_executable, stop_process
+from servers.common import find_executable, free_port, free_udp_tcp_port, stop_process, tail
 
 START_TIMEOUT = 20.0
 ZONE = "example.test"
@@ -64,31 +64,7 @@ def find_schema() -> Path:
                            "install pdns-backend-sqlite3")
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
-
-def _free_udp_tcp_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-                try:
-                    u.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-        return port
-    raise OSError("no free UDP+TCP port on 127.0.0.1")
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class PowerDnsServer:
@@ -173,10 +149,10 @@ class PowerDnsServer:
         ]  # fmt: skip
 
     def _start_once(self, db: Path) -> None:
-        self.port = _free_udp_tcp_port()
-        self.api_port = _free_port(socket.SOCK_STREAM)
+        self.port = free_udp_tcp_port()
+        self.api_port = free_port(socket.SOCK_STREAM)
         while self.api_port == self.port:
-            self.api_port = _free_port(socket.SOCK_STREAM)
+            self.api_port = free_port(socket.SOCK_STREAM)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self._proc = subprocess.Popen(self._argv(db), stdin=subprocess.DEVNULL, stdout=self._log,
                                       stderr=subprocess.STDOUT, cwd=self.workdir)
@@ -188,11 +164,11 @@ class PowerDnsServer:
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 raise PowerDnsStartError(
-                    f"pdns_server exited with {self._proc.returncode}:\n{_tail(self.log_path)}")
+                    f"pdns_server exited with {self._proc.returncode}:\n{tail(self.log_path)}")
             if ready():
                 return
             time.sleep(0.05)
-        raise PowerDnsStartError(f"pdns_server not ready after {START_TIMEOUT:.0f}s:\n{_tail(self.log_path)}")
+        raise PowerDnsStartError(f"pdns_server not ready after {START_TIMEOUT:.0f}s:\n{tail(self.log_path)}")
 
     def _api_ready(self) -> bool:
         try:
@@ -225,7 +201,7 @@ class PowerDnsServer:
         r = self.api("POST", "/zones", json=body)
         if r.status_code != 201:
             raise PowerDnsStartError(f"creating {zone} through the API failed: HTTP {r.status_code} {r.text}\n"
-                                     f"{_tail(self.log_path)}")
+                                     f"{tail(self.log_path)}")
         self._wait(lambda: self._dns_answers(zone))
 
     def _stop_proc(self) -> None:

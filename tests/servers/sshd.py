@@ -21,7 +21,7 @@ from typing import IO, Self
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from servers.common import find_executable, stop_process
+from servers.common import find_executable, free_port, stop_process, tail
 
 START_TIMEOUT = 15.0
 PRIVSEP_DIR = Path("/run/sshd")  # Debian's sshd refuses to start as root without it
@@ -54,17 +54,6 @@ def new_key(path: Path, passphrase: bytes | None = None) -> str:
     return write_key(path, ed25519.Ed25519PrivateKey.generate(), passphrase)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 class SshdServer:
@@ -124,7 +113,7 @@ class SshdServer:
         raise AssertionError("unreachable")
 
     def _start_once(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         d = self.workdir
         conf = d / "sshd_config"
         conf.write_text(self._config())
@@ -135,11 +124,11 @@ class SshdServer:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
-                raise SshdStartError(f"sshd exited with {self._proc.returncode}:\n{_tail(self.log_path)}")
+                raise SshdStartError(f"sshd exited with {self._proc.returncode}:\n{tail(self.log_path)}")
             if self._banner():
                 return
             time.sleep(0.05)
-        raise SshdStartError(f"sshd not ready after {START_TIMEOUT:.0f}s:\n{_tail(self.log_path)}")
+        raise SshdStartError(f"sshd not ready after {START_TIMEOUT:.0f}s:\n{tail(self.log_path)}")
 
     def _banner(self) -> bool:
         try:

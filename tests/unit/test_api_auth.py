@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from servers.common import free_port
 
 from certify_tui import __version__
 from certify_tui.errors import StorageError, UsageError
@@ -30,11 +31,6 @@ ENDPOINTS = ["/api/system/appversion", "/api/certificates", "/api/certificates/w
              "/api/certificates/web/preview", "/api/certificates/web/log", "/metrics", "/no/such/path"]
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 def _mode(path: Path) -> int:
@@ -50,7 +46,7 @@ def core(data_dir: Path) -> Iterator[Core]:
 
 @pytest.fixture
 def server(core: Core) -> Iterator[ApiServer]:
-    server = ApiServer(core, port=_free_port()).start()
+    server = ApiServer(core, port=free_port()).start()
     yield server
     server.stop()
 
@@ -147,7 +143,7 @@ def test_token_and_service_files_are_private(server: ApiServer, data_dir: Path, 
 
 
 def test_service_file_is_removed_on_stop_and_the_token_is_reused(core: Core, data_dir: Path) -> None:
-    first = ApiServer(core, port=_free_port()).start()
+    first = ApiServer(core, port=free_port()).start()
     token = read_token(data_dir)
     assert (data_dir / "service.json").exists()
     first.stop()
@@ -156,7 +152,7 @@ def test_service_file_is_removed_on_stop_and_the_token_is_reused(core: Core, dat
         requests.get(f"{first.url}/healthz", timeout=2)
     first.stop()  # idempotent
 
-    with ApiServer(core, port=_free_port()) as second:
+    with ApiServer(core, port=free_port()) as second:
         assert read_token(data_dir) == token
         assert requests.get(f"{second.url}/api/certificates", headers=_auth(token), timeout=5).status_code == 200
     assert not (data_dir / "service.json").exists()

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from servers.common import free_port
 
 from certify_tui.challenges import http_listener
 from certify_tui.challenges.http_listener import CHALLENGE_PREFIX, is_listening, publish, withdraw
@@ -16,11 +17,6 @@ from certify_tui.errors import OperationError
 
 HOST = "127.0.0.1"
 
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(autouse=True)
@@ -31,7 +27,7 @@ def no_linger(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def port() -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     yield port
     # Whatever a failing test left published on this port, release it.
     while is_listening(HOST, port):
