@@ -8,13 +8,12 @@ Its output goes to the certificate's log; a non-zero exit or a timeout fails the
 
 from __future__ import annotations
 
-import os
 import shlex
-import subprocess
 
 from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
-from certify_tui.errors import OperationError, UsageError
+from certify_tui.commands import check_command_line, program_name, run_command
+from certify_tui.errors import OperationError
 from certify_tui.plugins import Param
 
 MAX_LOG_LINES = 40
@@ -40,15 +39,11 @@ class ScriptDnsProvider(DnsProvider):
     def validate_options(cls, raw):  # type: ignore[no-untyped-def]
         values = super().validate_options(raw)
         for key in ("create_command", "delete_command"):
-            try:
-                if not shlex.split(values[key]):
-                    raise ValueError("empty")
-            except ValueError as exc:
-                raise UsageError(f"script: option '{key}' is not a valid command line ({exc}).") from None
+            check_command_line(cls.id, key, values[key])
         return values
 
     def describe(self) -> str:
-        return f"your script ({_program(self.options['create_command'])})"
+        return f"your script ({program_name(self.options['create_command'])})"
 
     def create_txt(self, record: TxtRecord, log: StepLogger) -> None:
         self._run("create", self.options["create_command"], record, log)
@@ -58,33 +53,22 @@ class ScriptDnsProvider(DnsProvider):
 
     def _run(self, action: str, command: str, record: TxtRecord, log: StepLogger) -> None:
         argv = [*shlex.split(command), record.fqdn, record.value]
-        program = _program(command)
-        env = {**os.environ, "CERTIFY_RECORD_NAME": record.fqdn, "CERTIFY_RECORD_VALUE": record.value,
+        program = program_name(command)
+        env = {"CERTIFY_RECORD_NAME": record.fqdn, "CERTIFY_RECORD_VALUE": record.value,
                "CERTIFY_IDENTIFIER": record.identifier, "CERTIFY_ACTION": action}
         timeout = self.options["timeout"]
         log.info(f"running the {action} command ({program}) for {record.fqdn}", record.identifier)
         try:
-            proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  env=env, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired as exc:
-            _log_output(exc.output, program, record, log)
-            raise OperationError(f"The {action} command '{program}' for {record.fqdn} did not finish "
-                                 f"within {timeout} s and was stopped.") from None
+            code, output = run_command(argv, env=env, timeout=timeout)
         except OSError as exc:
             raise OperationError(f"Cannot run the {action} command '{program}': {exc.strerror or exc}.") from None
-        _log_output(proc.stdout, program, record, log)
-        if proc.returncode != 0:
+        _log_output(output, program, record, log)
+        if code is None:
+            raise OperationError(f"The {action} command '{program}' for {record.fqdn} did not finish "
+                                 f"within {timeout} s and was stopped.")
+        if code != 0:
             raise OperationError(f"The {action} command '{program}' for {record.fqdn} failed with exit code "
-                                 f"{proc.returncode}; its output is in the certificate's log.")
-
-
-def _program(command: str) -> str:
-    """The program's name only: arguments may hold credentials and stay out of messages."""
-    try:
-        parts = shlex.split(command)
-    except ValueError:
-        parts = command.split()
-    return os.path.basename(parts[0]) if parts else command
+                                 f"{code}; its output is in the certificate's log.")
 
 
 def _log_output(output: bytes | str | None, program: str, record: TxtRecord, log: StepLogger) -> None:

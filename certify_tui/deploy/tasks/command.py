@@ -9,23 +9,17 @@ CERTIFY_RESULT (success or failure) and CERTIFY_ERROR. Its output goes to the ce
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shlex
-import signal
-import subprocess
-import threading
 from collections.abc import Mapping
 from typing import Any
 
+from certify_tui.commands import check_command_line, program_name, run_command
 from certify_tui.deploy import DeploymentFailed
 from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
-from certify_tui.errors import UsageError
 from certify_tui.plugins import Param
 
 MAX_LOG_LINES = 40  # shown: the first and the last half of these
 MAX_LINE_CHARS = 300
-MAX_OUTPUT_BYTES = 1 << 20  # what is kept of a chatty command's output
 
 
 def task_environment(context: TaskContext) -> dict[str, str]:
@@ -46,21 +40,6 @@ def task_environment(context: TaskContext) -> dict[str, str]:
     }
 
 
-def program_name(command: str) -> str:
-    """The program's name only: arguments may hold credentials and stay out of messages."""
-    try:
-        parts = shlex.split(command)
-    except ValueError:
-        parts = command.split()
-    return os.path.basename(parts[0]) if parts else command
-
-
-def check_command_line(owner: str, key: str, command: str, *, shell: bool = False) -> None:
-    try:
-        if not command.strip() or (not shell and not shlex.split(command)):
-            raise ValueError("empty")
-    except ValueError as exc:
-        raise UsageError(f"{owner}: option '{key}' is not a valid command line ({exc}).") from None
 
 
 def log_output(output: bytes | str | None, label: str, log: StepLogger) -> None:
@@ -85,67 +64,17 @@ def run_local_command(command: str, *, what: str, env: Mapping[str, str], log: S
     """Run `command`, its output to the log; DeploymentFailed naming the exit code, a timeout, a missing program.
 
     `what` names the command in messages ("The command 'deploy.sh'"): the program only, never its arguments."""
-    program = program_name(command)
     if cwd and not os.path.isdir(cwd):
         raise DeploymentFailed(f"{what}: the working folder {cwd} does not exist.")
-    argv: str | list[str] = command if shell else shlex.split(command)
-    # A session of its own, so a timeout stops the whole tree (a shell's children too), not only the shell.
-    group: dict[str, Any] = ({"start_new_session": True} if os.name == "posix"
-                             else {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)})
     try:
-        proc = subprocess.Popen(argv, shell=shell, cwd=cwd or None, env={**os.environ, **env},
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **group)
+        code, output = run_command(command, env=env, timeout=timeout, shell=shell, cwd=cwd)
     except OSError as exc:
         raise DeploymentFailed(f"{what} could not be started: {exc.strerror or exc}.") from None
-    reader = _OutputReader(proc)
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        proc.wait()
-        log_output(reader.finish(), program, log)
-        raise DeploymentFailed(f"{what} did not finish within {timeout} s and was stopped.") from None
-    log_output(reader.finish(), program, log)
-    if proc.returncode != 0:
-        raise DeploymentFailed(f"{what} failed with exit code {proc.returncode}; its output "
-                               "is in the certificate's log.")
-
-
-class _OutputReader:
-    """Reads a process's output in a thread, keeping the last MAX_OUTPUT_BYTES.
-
-    A thread rather than communicate(): a daemon the command started may keep the pipe open long after
-    the command itself has exited, and the task must not wait for it."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self._stream = proc.stdout
-        self._chunks: list[bytes] = []
-        self._size = 0
-        self._thread = threading.Thread(target=self._read, name="task-output", daemon=True)
-        self._thread.start()
-
-    def _read(self) -> None:
-        assert self._stream is not None
-        with contextlib.suppress(OSError, ValueError):
-            while chunk := self._stream.read1(65536):
-                self._chunks.append(chunk)
-                self._size += len(chunk)
-                while self._size - len(self._chunks[0]) >= MAX_OUTPUT_BYTES:
-                    self._size -= len(self._chunks.pop(0))
-
-    def finish(self, grace: float = 2.0) -> bytes:
-        # A background child still holding the pipe: keep what came so far; the daemon thread ends
-        # with the pipe (closing the stream here could block on the reader's lock).
-        self._thread.join(grace)
-        return b"".join(list(self._chunks))
-
-
-def _kill_tree(proc: subprocess.Popen[bytes]) -> None:
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(OSError):
-        proc.kill()
+    log_output(output, program_name(command), log)
+    if code is None:
+        raise DeploymentFailed(f"{what} did not finish within {timeout} s and was stopped.")
+    if code != 0:
+        raise DeploymentFailed(f"{what} failed with exit code {code}; its output is in the certificate's log.")
 
 
 class CommandTask(DeploymentTask):

@@ -12,14 +12,10 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
+from certify_tui.commands import check_command_line, program_name
 from certify_tui.deploy import DeploymentFailed
 from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
-from certify_tui.deploy.tasks.command import (
-    check_command_line,
-    program_name,
-    run_local_command,
-    task_environment,
-)
+from certify_tui.deploy.tasks.command import run_local_command, task_environment
 from certify_tui.errors import UsageError
 from certify_tui.plugins import Param
 
