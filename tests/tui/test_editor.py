@@ -612,3 +612,23 @@ async def test_domains_can_be_loaded_from_a_site(make_app, tmp_path) -> None:
         await pilot.press("enter")
         await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["shop.example.com"])
         assert app.screen is screen
+
+
+async def test_focused_input_cursor_is_steady_for_snapshots(make_app) -> None:
+    """The Domains step focuses an Input; its cursor must look the same in every frame a snapshot could take.
+
+    Before the conftest's steady_cursor fixture, the 0.5 s blink made test_snapshot_step[domains-*] fail
+    about 2 runs in 3."""
+    core = fresh_core("editor-steady-cursor")
+    add_account()
+    app = make_app(core)
+    async with app.run_test(size=SIZES[0]) as pilot:
+        screen = await open_editor(pilot)
+        field = screen.query_one("#domain-input", Input)
+        field.focus()
+        await pilot.pause()
+        seen = set()
+        for _ in range(6):  # 1.5 s: three blink periods
+            seen.add(field._cursor_visible)
+            await pilot.pause(0.25)
+        assert seen == {True}
