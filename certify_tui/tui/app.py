@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from textual import work
+from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import ModalScreen, Screen
@@ -39,6 +39,18 @@ class CertifyApp(App[None]):
         self.requests_running = 0  # the request screen counts itself in and out
         self.start_worker = renewal_worker
         self.renewer: RenewalWorker | None = None
+        self.quitting = False
+
+    def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def, override]
+        self.quitting = True
+        super().exit(*args, **kwargs)
+
+    async def on_event(self, event: events.Event) -> None:
+        # exit() queues its message behind keys already typed ("q s"): a key handled after it would push
+        # a screen that shutdown tears down before it composes. Once quitting, input starts nothing.
+        if self.quitting and isinstance(event, events.InputEvent):
+            return
+        await super().on_event(event)
 
     def on_mount(self) -> None:
         self.push_screen(CertificatesScreen())
