@@ -205,7 +205,7 @@ async def test_add_account_end_to_end(make_app, pebble) -> None:
         await pilot.press("tab")
         await paste(pilot, pebble.https_ca_bundle)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.tos_state == "known", timeout=10)
+        await wait_until(pilot, lambda: screen.tos_state == "known")
         assert screen.tos_url and screen.tos_url in label_text(screen, "#tos")
         assert register.disabled
         assert not screen.query_one("#eab-kid-row").display  # Pebble here does not require EAB
@@ -263,10 +263,10 @@ async def test_core_error_is_shown_inline_and_the_form_is_kept(make_app) -> None
         assert not screen.query_one("#email-hint-row").display
         await choose_custom(pilot, screen, "https://127.0.0.1:1/dir", paste_url=True)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.tos_state == "failed", timeout=10)
+        await wait_until(pilot, lambda: screen.tos_state == "failed")
         assert "Cannot reach the CA" in label_text(screen, "#tos")
         await pilot.press("tab", "space", "ctrl+s")  # agree, register
-        await wait_until(pilot, lambda: screen.query_one("#error-row").display, timeout=10)
+        await wait_until(pilot, lambda: screen.query_one("#error-row").display)
         assert "Cannot reach the CA at https://127.0.0.1:1/dir" in label_text(screen, "#error")
         assert any("Cannot reach the CA" in n.message for n in app._notifications)
         assert isinstance(app.screen, AddAccountScreen) and not screen.busy
