@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
 import json
 import logging
 import os
@@ -43,6 +42,13 @@ from certify_tui import __version__
 from certify_tui.errors import CertifyError, NotFoundError, StorageError, UsageError
 from certify_tui.paths import IS_WINDOWS, fsync_directory, os_error_reason, write_private_file
 from certify_tui.service.discovery import LOOPBACK, SERVICE_FILE, TOKEN_FILE, read_service_info
+from certify_tui.service.http_guard import (
+    UNAUTHORIZED,
+    RequestGuard,
+    bearer_challenge,
+    connection_cap,
+    token_matches,
+)
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
@@ -212,13 +218,12 @@ class ApiApp:
             return _error(500, "Internal error; see the certify-tui app log.")
 
     def _auth_problem(self, request: Request) -> Response | None:
-        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-        offered = credentials.strip().encode("utf-8", errors="replace")
-        if scheme.lower() == "bearer" and hmac.compare_digest(offered, self._token):
+        # The transport guard (http_guard) has checked this before the body was read; checked again
+        # here so the application is safe under any server.
+        authorization = request.headers.get("Authorization", "")
+        if token_matches(authorization, self._token):
             return None
-        challenge = 'Bearer realm="certify-tui"' + (', error="invalid_token"' if scheme else "")
-        return _error(401, "A valid API token is required: send 'Authorization: Bearer <token>' with the "
-                           f"token from <data-dir>/{TOKEN_FILE}.", {"WWW-Authenticate": challenge})
+        return _error(401, UNAUTHORIZED, {"WWW-Authenticate": bearer_challenge(authorization)})
 
     def _release_connection(self) -> None:
         """Close this worker thread's database connection (peewee keeps one per thread)."""
@@ -385,8 +390,12 @@ class ApiServer:
         # Bound here rather than by waitress so a taken port costs nothing (waitress would have
         # started its worker threads already) and the address is exactly 127.0.0.1.
         sock = bind_loopback(self.base_port, self.attempts)
+        # Host, token and body size are checked when a request's head is in, before its body is read.
+        guard = RequestGuard(token=token.encode("utf-8"), port=sock.getsockname()[1], max_connections=connection_cap())
         try:
-            server = create_server(app, sockets=[sock], threads=self.threads, ident="certify-tui")
+            server = create_server(app, sockets=[sock], threads=self.threads, ident="certify-tui",
+                                   **guard.adjustments())
+            guard.install(server)
         except BaseException:
             sock.close()
             raise
