@@ -7,6 +7,7 @@ Shared by tests/integration/test_api_transport.py and benchmarks/api_under_idle_
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
@@ -181,44 +182,30 @@ class Flood:
         return len(self._idle) + len(self._slow)
 
     def _hold(self) -> None:
-        while not self._stop.wait(self.drip):
-            for group, slow in ((self._idle, False), (self._slow, True)):
+        with selectors.DefaultSelector() as sel:
+            for group in (self._idle, self._slow):
                 for i, sock in enumerate(group):
-                    if self._stop.is_set():
+                    sel.register(sock, selectors.EVENT_READ, (group, i))
+            while not self._stop.wait(self.drip):
+                # Readable means answered (the server gave up on it) or closed: reopen it.
+                for key, _ in sel.select(0):
+                    group, i = key.data
+                    sel.unregister(key.fileobj)
+                    key.fileobj.close()
+                    replacement = self._reconnect(group is self._slow)
+                    if replacement is None:
                         return
-                    if self._closed_by_server(sock, slow):
-                        sock.close()
-                        try:
-                            group[i] = self._connect(slow)
-                            self.reopened += 1
-                        except OSError:
-                            group[i] = self._connect_later(slow)
+                    group[i] = replacement
+                    sel.register(replacement, selectors.EVENT_READ, (group, i))
+                    self.reopened += 1
+                for sock in self._slow:
+                    with contextlib.suppress(OSError):  # closed by the server: the next select() sees it
+                        sock.send(b"X-Slow: 1\r\n")
 
-    def _connect_later(self, slow: bool) -> socket.socket:
+    def _reconnect(self, slow: bool) -> socket.socket | None:
         while not self._stop.is_set():
             try:
                 return self._connect(slow)
             except OSError:
-                time.sleep(0.05)
-        return socket.socket()
-
-    @staticmethod
-    def _closed_by_server(sock: socket.socket, slow: bool) -> bool:
-        with selectors.DefaultSelector() as sel:
-            try:
-                sel.register(sock, selectors.EVENT_READ)
-            except (ValueError, OSError):
-                return True
-            if sel.select(0):  # readable: an answer (the server gave up on us) or EOF
-                try:
-                    if not sock.recv(65536):
-                        return True
-                except OSError:
-                    return True
-                return True  # whatever the server said, this connection is done for
-        if slow:
-            try:
-                sock.send(b"X-Slow: 1\r\n")
-            except OSError:
-                return True
-        return False
+                self._stop.wait(0.05)
+        return None
