@@ -20,8 +20,8 @@ from servers.common import free_port
 
 from certify_tui.lifecycle import Core
 from certify_tui.renewal.worker import worker_status
+from certify_tui.service.http_guard import MAX_BODY, MAX_CONNECTIONS
 
-MAX_BODY = 1024 * 1024
 linux_only = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/<pid>/fd")
 
 
@@ -181,9 +181,24 @@ def test_500_idle_and_slowloris_connections_do_not_stop_the_api_or_the_worker(tm
                 heartbeat = worker_status()
             assert renewed["status"] == "valid" and renewed["serial"] != serial
             assert heartbeat is not None and heartbeat["last_check"] and not heartbeat["stale"]
-            assert flood.reopened > 0  # the server did drop idle and slow clients
+            # The server dropped silent clients (15 s) and slowloris ones though they kept sending (10 s a request).
+            assert flood.reopened_idle > 0 and flood.reopened_slow > 0
         assert requests >= 40
         assert slowest < 5, slowest  # generous: the precise figures are in benchmarks/api_under_idle_connections.py
     finally:
         assert svc.stop() == 0
     assert "Traceback" not in svc.log.read_text()
+
+
+def test_past_the_connection_cap_the_oldest_idle_connections_make_room(service: Service) -> None:
+    # More connections than the service keeps (waitress alone would stop accepting and the API go silent).
+    with Flood(service.port, count=MAX_CONNECTIONS + 100, drip=0.5) as flood:
+        for _ in range(10):
+            r = exchange(service.port, request_bytes("GET", "/api/system/appversion", service.port,
+                                                     token=service.token), timeout=10)
+            assert r.status == 200, r
+            assert r.seconds < 5, r.seconds
+        deadline = time.monotonic() + 10
+        while flood.reopened < 100 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert flood.reopened >= 100  # the oldest were closed for the newcomers (and were reopened)

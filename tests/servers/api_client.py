@@ -150,7 +150,8 @@ class Flood:
     port: int
     count: int = 500
     drip: float = 1.0
-    reopened: int = 0
+    reopened_idle: int = 0  # connections the server closed, by kind
+    reopened_slow: int = 0
     _idle: list[socket.socket] = field(default_factory=list)
     _slow: list[socket.socket] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -178,6 +179,10 @@ class Flood:
         for sock in self._idle + self._slow:
             sock.close()
 
+    @property
+    def reopened(self) -> int:
+        return self.reopened_idle + self.reopened_slow
+
     def open_now(self) -> int:
         return len(self._idle) + len(self._slow)
 
@@ -197,7 +202,10 @@ class Flood:
                         return
                     group[i] = replacement
                     sel.register(replacement, selectors.EVENT_READ, (group, i))
-                    self.reopened += 1
+                    if group is self._slow:
+                        self.reopened_slow += 1
+                    else:
+                        self.reopened_idle += 1
                 for sock in self._slow:
                     with contextlib.suppress(OSError):  # closed by the server: the next select() sees it
                         sock.send(b"X-Slow: 1\r\n")
