@@ -13,6 +13,12 @@ folder can use the API. While it listens, `<data-dir>/service.json` says where (
     GET  /api/certificates/{name}/log          the certificate's log (text/plain)
     GET  /metrics                              Prometheus text format 0.0.4
 
+Before any of that, the transport guard (`http_guard`) checks each request's head while its body is still
+unread: Host must be 127.0.0.1, localhost or [::1] with our port (else 421: DNS rebinding), the token must
+be right (else 401; without it no body is accepted at all, on /healthz neither), and a body is at most 1 MiB
+(else 413). Idle (15 s) and slow (10 s a request) clients are dropped, and at the connection cap the
+oldest idle connection makes room, so held-open connections cannot silence the API.
+
 Routing, requests and responses are werkzeug's; waitress serves it from a background thread. Each
 waitress worker thread uses its own database connection (peewee's connection state is per thread) and
 closes it after each request, so nothing is shared between threads and nothing outlives `stop()`.
