@@ -39,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -399,9 +398,7 @@ class ApiServer:
         # Host, token and body size are checked when a request's head is in, before its body is read.
         guard = RequestGuard(token=token.encode("utf-8"), port=sock.getsockname()[1], max_connections=connection_cap())
         try:
-            server = create_server(app, sockets=[sock], threads=self.threads, ident="certify-tui",
-                                   **guard.adjustments())
-            guard.install(server)
+            server = guard.serve(app, sock, threads=self.threads, ident="certify-tui")
         except BaseException:
             sock.close()
             raise

@@ -20,12 +20,16 @@ import heapq
 import hmac
 import json
 import select
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
+from waitress.server import TcpWSGIServer
+from waitress.task import ThreadedTaskDispatcher
 from waitress.utilities import Error, RequestEntityTooLarge
 
 from certify_tui.service.discovery import TOKEN_FILE
@@ -35,6 +39,7 @@ MAX_HEADER = 8 * 1024  # the request line and headers; ours are a few hundred by
 IDLE_TIMEOUT = 15  # seconds a connection may stay open with no request in it (waitress channel_timeout)
 READ_TIMEOUT = 10.0  # seconds from a request's first byte to its last (head and body)
 MAX_CONNECTIONS = 1000  # open connections; past it the oldest idle one is dropped for the new one
+ACCEPT_BATCH = 128  # connections taken per turn of the event loop
 FD_RESERVE = 64  # file descriptors kept for the database, logs, the worker and the CA connections
 SELECT_CONNECTIONS = 480  # without poll() (Windows), select() handles at most 512 sockets
 OPEN_PATHS = frozenset({"/healthz"})  # served without the token (never with a body)
@@ -129,9 +134,41 @@ class RequestGuard:
             "asyncore_use_poll": hasattr(select, "poll"),
         }
 
-    def install(self, server: Any) -> None:
-        """Have `server` (from waitress.create_server, not yet running) use the guarded channel."""
+    def serve(self, app: Any, sock: socket.socket, *, threads: int, ident: str) -> GuardedServer:
+        """A waitress server (not yet running) for `app` on the bound socket `sock`, guarded."""
+        adj = Adjustments(threads=threads, ident=ident, **self.adjustments())
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(threads)
+        try:
+            server = GuardedServer(app, {}, True, sock, dispatcher=dispatcher, adj=adj, bind_socket=False,
+                                   sockinfo=(sock.family, sock.type, sock.proto, sock.getsockname()))
+        except BaseException:
+            dispatcher.shutdown(timeout=5)
+            raise
         server.channel_class = type("ApiChannel", (GuardedChannel,), {"guard": self})
+        return server
+
+
+class GuardedServer(TcpWSGIServer):
+    """waitress's TCP server, taking every pending connection in one turn of the event loop.
+
+    waitress accepts one connection per turn, and a turn costs more the more connections are open: under a
+    flood a client would wait behind every connection queued before it, one turn each.
+    """
+
+    def handle_accept(self) -> None:
+        for _ in range(ACCEPT_BATCH):
+            try:
+                pair = self.accept()
+                if pair is None:
+                    return  # none pending
+                conn, addr = pair
+                self.set_socket_options(conn)
+            except OSError:  # as waitress: a connection gone before it was taken, or no descriptor left
+                if self.adj.log_socket_errors:
+                    self.logger.warning("server accept() threw an exception", exc_info=True)
+                return
+            self.channel_class(self, conn, self.fix_addr(addr), self.adj, map=self._map)
 
 
 class GuardedParser(HTTPRequestParser):
