@@ -13,6 +13,12 @@ folder can use the API. While it listens, `<data-dir>/service.json` says where (
     GET  /api/certificates/{name}/log          the certificate's log (text/plain)
     GET  /metrics                              Prometheus text format 0.0.4
 
+Before any of that, the transport guard (`http_guard`) checks each request's head while its body is still
+unread: Host must be 127.0.0.1, localhost or [::1] with our port (else 421: DNS rebinding), the token must
+be right (else 401; without it no body is accepted at all, on /healthz neither), and a body is at most 1 MiB
+(else 413). Idle (15 s) and slow (10 s a request) clients are dropped, and at the connection cap the
+oldest idle connection makes room, so held-open connections cannot silence the API.
+
 Routing, requests and responses are werkzeug's; waitress serves it from a background thread. Each
 waitress worker thread uses its own database connection (peewee's connection state is per thread) and
 closes it after each request, so nothing is shared between threads and nothing outlives `stop()`.
@@ -22,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hmac
 import json
 import logging
 import os
@@ -34,7 +39,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from waitress.server import create_server
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
@@ -43,6 +47,13 @@ from certify_tui import __version__
 from certify_tui.errors import CertifyError, NotFoundError, StorageError, UsageError
 from certify_tui.paths import IS_WINDOWS, fsync_directory, os_error_reason, write_private_file
 from certify_tui.service.discovery import LOOPBACK, SERVICE_FILE, TOKEN_FILE, read_service_info
+from certify_tui.service.http_guard import (
+    UNAUTHORIZED,
+    RequestGuard,
+    bearer_challenge,
+    connection_cap,
+    token_matches,
+)
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
@@ -212,13 +223,12 @@ class ApiApp:
             return _error(500, "Internal error; see the certify-tui app log.")
 
     def _auth_problem(self, request: Request) -> Response | None:
-        scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-        offered = credentials.strip().encode("utf-8", errors="replace")
-        if scheme.lower() == "bearer" and hmac.compare_digest(offered, self._token):
+        # The transport guard (http_guard) has checked this before the body was read; checked again
+        # here so the application is safe under any server.
+        authorization = request.headers.get("Authorization", "")
+        if token_matches(authorization, self._token):
             return None
-        challenge = 'Bearer realm="certify-tui"' + (', error="invalid_token"' if scheme else "")
-        return _error(401, "A valid API token is required: send 'Authorization: Bearer <token>' with the "
-                           f"token from <data-dir>/{TOKEN_FILE}.", {"WWW-Authenticate": challenge})
+        return _error(401, UNAUTHORIZED, {"WWW-Authenticate": bearer_challenge(authorization)})
 
     def _release_connection(self) -> None:
         """Close this worker thread's database connection (peewee keeps one per thread)."""
@@ -385,8 +395,10 @@ class ApiServer:
         # Bound here rather than by waitress so a taken port costs nothing (waitress would have
         # started its worker threads already) and the address is exactly 127.0.0.1.
         sock = bind_loopback(self.base_port, self.attempts)
+        # Host, token and body size are checked when a request's head is in, before its body is read.
+        guard = RequestGuard(token=token.encode("utf-8"), port=sock.getsockname()[1], max_connections=connection_cap())
         try:
-            server = create_server(app, sockets=[sock], threads=self.threads, ident="certify-tui")
+            server = guard.serve(app, sock, threads=self.threads, ident="certify-tui")
         except BaseException:
             sock.close()
             raise

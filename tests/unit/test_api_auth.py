@@ -25,6 +25,7 @@ from certify_tui.lifecycle import Core
 from certify_tui.service import api as api_module
 from certify_tui.service.api import ApiServer, escape_label_value, load_or_create_token, render_metrics
 from certify_tui.service.discovery import api_get, read_service_info, read_token
+from certify_tui.service.http_guard import RequestGuard, token_matches
 
 HOST = "127.0.0.1"
 ENDPOINTS = ["/api/system/appversion", "/api/certificates", "/api/certificates/web",
@@ -314,3 +315,19 @@ def test_render_metrics_escapes_and_parses() -> None:
     assert by[("certify_certificate_last_success", "new")][1] == 0
     assert by[("certify_certificate_failures_total", "new")][1] == 3
     assert by[("certify_certificates_total", None)][1] == 2
+
+
+def test_loopback_host_names_need_our_port_unless_it_is_80() -> None:
+    hosts = RequestGuard(token=b"t", port=9696).hosts
+    assert hosts == {"127.0.0.1:9696", "localhost:9696", "[::1]:9696"}
+    # A Host without a port means port 80: a bare loopback name is ours only when we listen there.
+    assert RequestGuard(token=b"t", port=80).hosts >= {"127.0.0.1", "localhost", "[::1]", "localhost:80"}
+
+
+def test_token_matches_the_bytes_sent() -> None:
+    token = "t\u00e9st".encode()
+    # WSGI and waitress give header values as latin-1 text: the UTF-8 bytes sent, one char each.
+    assert token_matches("Bearer " + token.decode("latin-1"), token)
+    assert token_matches("bearer  " + token.decode("latin-1") + " ", token)
+    assert not token_matches("Bearer t\u00e9st", token)
+    assert not token_matches("Basic " + token.decode("latin-1"), token)
