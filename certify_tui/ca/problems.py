@@ -105,7 +105,8 @@ def _untrusted(exc: BaseException) -> bool:
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
             return True
-        if isinstance(cause, ssl.SSLError) and cause.reason == "CERTIFICATE_VERIFY_FAILED":
+        # Some wrappers keep only the text of the verification error.
+        if "CERTIFICATE_VERIFY_FAILED" in str(cause).upper().replace(" ", "_"):
             return True
     return False
 
