@@ -7,6 +7,7 @@ from dataclasses import asdict
 
 from certify_tui.cli.output import print_json, print_table
 from certify_tui.lifecycle import Core
+from certify_tui.renewal.leases import process_started
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _renew(core: Core, args: argparse.Namespace) -> int:
-    outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run)
+    outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run, started=process_started())
     if args.json:
         print_json([{**asdict(o), "ok": o.ok} for o in outcomes])
     elif not outcomes:

@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -203,12 +204,15 @@ class Core:
         return diagnostics.run_checks(self.data, certificates.get_certificate(name))
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
-              pool_size: int | None = None, cancel: threading.Event | None = None) -> list[RenewOutcome]:
-        """Renew the named certificates, or every due one; each outcome says renewed, not due, busy or failed."""
+              pool_size: int | None = None, cancel: threading.Event | None = None,
+              started: datetime | None = None) -> list[RenewOutcome]:
+        """Renew the named certificates, or every due one; each outcome says renewed, not due, busy, skipped
+        or failed. `started`: when the command began (a forced run skips what was issued since)."""
         from certify_tui.renewal.engine import renew_certificates
 
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
-                                  pool_size=pool_size or self.settings()["pool_size"], cancel=cancel)
+                                  pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
+                                  started=started)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

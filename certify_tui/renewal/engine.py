@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from certify_tui.ca import ari
@@ -30,7 +30,7 @@ log = logging.getLogger("certify_tui")
 @dataclass(frozen=True)
 class RenewOutcome:
     name: str
-    action: str  # renewed, not-due, would-renew (dry run), busy, failed, deploy-failed
+    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, failed, deploy-failed
     message: str
     serial: str | None = None
 
@@ -99,25 +99,24 @@ def _ari_window(data: DataDir, cert: ManagedCertificate, now: datetime) -> ari.R
 
 
 def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = False,
-              cancel: threading.Event | None = None) -> RenewOutcome:
+              cancel: threading.Event | None = None, started: datetime | None = None) -> RenewOutcome:
+    """Renew `name` if due (or forced). `started`: when the command began; a forced renewal skips a
+    certificate issued since then by another process (a second order would count against the CA's
+    duplicate-certificate limit)."""
     owner = leases.owner_id()
+    started = started or datetime.now(UTC)
     try:
-        if not force:
-            cert = get_certificate(name)
-            decision = decide(data, cert, datetime.now(UTC))
-            if not decision.due:
-                if not dry_run:
-                    cert.next_attempt, cert.renew_reason = decision.next_look, decision.reason
-                    cert.save()
-                return RenewOutcome(name, "not-due", f"not due: renews {decision.renew_at:%Y-%m-%d %H:%M} UTC "
-                                                     f"({decision.reason}); next check "
-                                                     f"{decision.next_look:%Y-%m-%d %H:%M} UTC")
-            reason = decision.reason
-        else:
-            reason = "forced"
-        if dry_run:
-            return RenewOutcome(name, "would-renew", f"would renew: {reason}")
-        result = request_certificate(data, name, cancel=cancel, owner=owner, reason=reason)
+        if dry_run:  # changes nothing, so needs no lease
+            plan = _plan(data, get_certificate(name), force=force, started=started, save=False)
+            return replace(plan, message=f"would renew: {plan.message}") if plan.action == "would-renew" else plan
+        # The decision is taken (again) under the lease: another process may have renewed the certificate
+        # between our listing it as due and our turn, and it must not be ordered twice.
+        with leases.lease(name, owner):
+            plan = _plan(data, get_certificate(name), force=force, started=started, save=True)
+            if plan.action != "would-renew":
+                return plan
+            # Same owner: request_certificate's own lease is re-entrant and the row stays ours throughout.
+            result = request_certificate(data, name, cancel=cancel, owner=owner, reason=plan.message)
     except leases.Busy as exc:
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
@@ -129,10 +128,32 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
                                          f"{result.version.not_after:%Y-%m-%d %H:%M} UTC", result.version.serial)
 
 
+def _plan(data: DataDir, cert: ManagedCertificate, *, force: bool, started: datetime, save: bool) -> RenewOutcome:
+    """would-renew (message: the reason), not-due, or skipped (renewed by another process since `started`)."""
+    now = datetime.now(UTC)
+    if force:
+        if cert.date_issued is not None and cert.date_issued > started:
+            return RenewOutcome(cert.name, "skipped", f"renewed by another process at "
+                                                      f"{cert.date_issued:%H:%M:%S} UTC, after this run started")
+        return RenewOutcome(cert.name, "would-renew", "forced")
+    decision = decide(data, cert, now)
+    if decision.due:
+        return RenewOutcome(cert.name, "would-renew", decision.reason)
+    if save:
+        cert.next_attempt, cert.renew_reason = decision.next_look, decision.reason
+        cert.save()
+    return RenewOutcome(cert.name, "not-due", f"not due: renews {decision.renew_at:%Y-%m-%d %H:%M} UTC "
+                                              f"({decision.reason}); next check "
+                                              f"{decision.next_look:%Y-%m-%d %H:%M} UTC")
+
+
 def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: bool = False,
                        dry_run: bool = False, pool_size: int = 4, cancel: threading.Event | None = None,
-                       on_outcome: Callable[[RenewOutcome], None] | None = None) -> list[RenewOutcome]:
-    """Renew the named certificates (or every due one) with at most `pool_size` at once."""
+                       on_outcome: Callable[[RenewOutcome], None] | None = None,
+                       started: datetime | None = None) -> list[RenewOutcome]:
+    """Renew the named certificates (or every due one) with at most `pool_size` at once.
+    `started`: when the command began (default now); see renew_one."""
+    started = started or datetime.now(UTC)
     targets = names if names else due_names()
     if names:
         known = {row.name for row in ManagedCertificate.select(ManagedCertificate.name).where(
@@ -146,7 +167,7 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
     def run(name: str) -> RenewOutcome:
         if cancel is not None and cancel.is_set():
             return RenewOutcome(name, "busy", "stopped before starting: the worker is shutting down")
-        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel)
+        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel, started=started)
         log.info("%s: %s", name, outcome.message)
         if on_outcome is not None:
             on_outcome(outcome)
