@@ -205,14 +205,15 @@ class Core:
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
               pool_size: int | None = None, cancel: threading.Event | None = None,
-              started: datetime | None = None) -> list[RenewOutcome]:
-        """Renew the named certificates, or every due one; each outcome says renewed, not due, busy, skipped
-        or failed. `started`: when the command began (a forced run skips what was issued since)."""
+              started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+        """Renew the named certificates, or every due one (forced: every auto-renewed one); each outcome says
+        renewed, not due, busy, skipped or failed. `started`: when the command began (a forced run skips what
+        was issued since). `report_skipped`: also list what a run without names leaves out, with why."""
         from certify_tui.renewal.engine import renew_certificates
 
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
                                   pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
-                                  started=started)
+                                  started=started, report_skipped=report_skipped)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

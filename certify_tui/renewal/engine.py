@@ -30,13 +30,14 @@ log = logging.getLogger("certify_tui")
 @dataclass(frozen=True)
 class RenewOutcome:
     name: str
-    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, failed, deploy-failed
+    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, backoff, failed, deploy-failed
     message: str
     serial: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.action not in ("failed", "deploy-failed")
+        # A certificate waiting out a failure backoff is still failing: a cron run must not report success.
+        return self.action not in ("failed", "deploy-failed", "backoff")
 
 
 def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
@@ -46,6 +47,29 @@ def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
     query = (m.select(m.name).where((m.auto_renew == True) & (m.next_attempt <= now))  # noqa: E712
              .order_by(m.next_attempt).limit(limit))
     return [row.name for row in query]
+
+
+def auto_renewed_names() -> list[str]:
+    """Every certificate the worker renews (what `renew --force` without names means)."""
+    m = ManagedCertificate
+    return [row.name for row in m.select(m.name).where(m.auto_renew == True).order_by(m.name)]  # noqa: E712
+
+
+def left_out(force: bool, now: datetime | None = None) -> list[RenewOutcome]:
+    """What a run without names leaves out, each with its reason (so nothing is skipped silently):
+    with force, the certificates whose auto-renew is off; without, those waiting out a failure backoff."""
+    now = now or datetime.now(UTC)
+    m = ManagedCertificate
+    if force:
+        return [RenewOutcome(row.name, "skipped", "auto-renew is off; name it to renew it anyway")
+                for row in m.select(m.name).where(m.auto_renew == False).order_by(m.name)]  # noqa: E712
+    rows = (m.select(m.name, m.failure_count, m.next_attempt, m.last_error)
+            .where((m.auto_renew == True) & (m.status == "failed") & (m.failure_count > 0)  # noqa: E712
+                   & (m.next_attempt > now)).order_by(m.next_attempt))
+    return [RenewOutcome(row.name, "backoff",
+                         f"in failure backoff after {row.failure_count} failure(s), next try "
+                         f"{row.next_attempt:%Y-%m-%d %H:%M} UTC; last error: {row.last_error or 'unknown'} "
+                         f"(renew it with --force to retry now)") for row in rows]
 
 
 @dataclass(frozen=True)
@@ -150,11 +174,14 @@ def _plan(data: DataDir, cert: ManagedCertificate, *, force: bool, started: date
 def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: bool = False,
                        dry_run: bool = False, pool_size: int = 4, cancel: threading.Event | None = None,
                        on_outcome: Callable[[RenewOutcome], None] | None = None,
-                       started: datetime | None = None) -> list[RenewOutcome]:
-    """Renew the named certificates (or every due one) with at most `pool_size` at once.
-    `started`: when the command began (default now); see renew_one."""
+                       started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+    """Renew the named certificates (or every due one; forced: every auto-renewed one) with at most
+    `pool_size` at once. `started`: when the command began (default now); see renew_one.
+    `report_skipped`: add what a run without names leaves out (see left_out) after the outcomes."""
     started = started or datetime.now(UTC)
-    targets = names if names else due_names()
+    # Forced without names: every auto-renewed certificate, due or not (not only the due ones).
+    targets = names if names else (auto_renewed_names() if force else due_names())
+    skipped = left_out(force) if report_skipped and not names else []
     if names:
         known = {row.name for row in ManagedCertificate.select(ManagedCertificate.name).where(
             ManagedCertificate.name.in_(names))}
@@ -162,7 +189,7 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
             if name not in known:  # unknown names are a usage error before anything starts
                 get_certificate(name)
     if not targets:
-        return []
+        return skipped
 
     def run(name: str) -> RenewOutcome:
         if cancel is not None and cancel.is_set():
@@ -175,6 +202,6 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
 
     with http_listener.batch():
         if pool_size <= 1 or len(targets) == 1:
-            return [run(n) for n in targets]
+            return [run(n) for n in targets] + skipped
         with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="renew") as pool:
-            return list(pool.map(run, targets))
+            return list(pool.map(run, targets)) + skipped
