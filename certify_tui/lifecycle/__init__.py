@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import peewee
 
 from certify_tui.ca.presets import PRESETS, CAPreset
-from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, providers_for
+from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, http_share, providers_for
 from certify_tui.errors import UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
@@ -46,6 +46,8 @@ class Core:
     def open(cls, data_dir: str | None = None, database: str | None = None) -> Core:
         data = DataDir.resolve(data_dir).create()
         _log_to_file(data)
+        # The built-in http-01 listener is shared with this data folder's other processes (service + CLI).
+        http_share.use_data_folder(data.root)
         db = open_database(database or database_url_for(data.database_path))
         return cls(data, db)
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from certify_tui.ca import ari
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges import http_listener
-from certify_tui.errors import CertifyError
+from certify_tui.errors import CertifyError, Transient
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
 from certify_tui.paths import DataDir
@@ -141,7 +141,7 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
                 return plan
             # Same owner: request_certificate's own lease is re-entrant and the row stays ours throughout.
             result = request_certificate(data, name, cancel=cancel, owner=owner, reason=plan.message)
-    except leases.Busy as exc:
+    except (leases.Busy, Transient) as exc:
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
         return RenewOutcome(name, "failed", exc.message)

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from certify_tui.errors import NotFoundError, OperationError
+from certify_tui.processes import pid_alive
 from certify_tui.store.models import ManagedCertificate
 
 LEASE_SECONDS = 15 * 60  # longer than any order's timeout; renewed work never outlives it
@@ -66,25 +67,7 @@ def _process_gone(owner: str) -> bool:
         return False
     if pid == os.getpid():
         return parts[2] != _PROCESS_NONCE
-    return not _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # no signal 0 on Windows: ask the kernel for a handle instead
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
-        if handle:
-            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
-            return True
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not pid_alive(pid)
 
 
 def acquire(name: str, owner: str, seconds: int = LEASE_SECONDS) -> bool:
