@@ -23,7 +23,9 @@ from certify_tui.errors import OperationError, Transient
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
 GUEST_POLL_SECONDS = 0.5  # how often a holder with nothing of its own left looks whether guests still need it
-GUEST_WAIT_SECONDS = 300.0  # a holder about to exit waits at most this long (an order's timeout) for its guests
+# A holder about to exit waits at most this long for guests' validations in flight (seconds each, normally);
+# bounded well under a service manager's stop timeout.
+GUEST_WAIT_SECONDS = 60.0
 
 log = logging.getLogger("certify_tui")
 
@@ -155,11 +157,18 @@ def _bind_error(address: str, port: int, exc: OSError) -> OperationError:
 def _open(address: str, port: int) -> _Listener | _Guest:
     """Listen on address:port, or join the certify-tui process of this data folder that already does."""
     share = http_share.for_port(address, port)
-    if share is None:
+    if share is not None:
         try:
-            return _Listener(address, port)
-        except OSError as exc:
-            raise _bind_error(address, port, exc) from exc
+            return _open_shared(share, address, port)
+        except http_share.Unavailable as exc:
+            log.warning("cannot share the http-01 listener through the data folder (%s); listening alone", exc)
+    try:
+        return _Listener(address, port)
+    except OSError as exc:
+        raise _bind_error(address, port, exc) from exc
+
+
+def _open_shared(share: http_share.Share, address: str, port: int) -> _Listener | _Guest:
     with share.locked():
         try:
             listener = _Listener(address, port)
@@ -272,12 +281,17 @@ def close_idle() -> None:
 def _wait_for_guests() -> None:
     """A holder about to exit keeps serving other processes' validations in flight (bounded)."""
     deadline = time.monotonic() + GUEST_WAIT_SECONDS
+    told = False
     while True:
         close_idle()
         with _registry_lock:
             waiting = [key for key, lst in _listeners.items() if isinstance(lst, _Listener) and lst.users <= 0]
         if not waiting or time.monotonic() > deadline:
             return
+        if not told:
+            log.info("waiting for another certify-tui process's http-01 validation on %s before exiting",
+                     ", ".join(f"{a}:{p}" for a, p in waiting))
+            told = True
         time.sleep(GUEST_POLL_SECONDS)
 
 

@@ -58,6 +58,10 @@ def _alive(mark: str) -> bool:
     return pid_alive(pid)
 
 
+class Unavailable(Exception):
+    """The share folder cannot be created or locked (a read-only data folder): listen alone."""
+
+
 class Share:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -66,9 +70,13 @@ class Share:
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """An exclusive lock across processes (and threads: each call opens its own descriptor)."""
-        ensure_private_dir(self.guests)
-        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        """An exclusive lock across processes (and threads: each call opens its own descriptor).
+        Unavailable (before anything ran under it) when the data folder cannot hold the share."""
+        try:
+            ensure_private_dir(self.guests)
+            fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise Unavailable(str(exc)) from exc
         try:
             if IS_WINDOWS:
                 import msvcrt
