@@ -186,16 +186,28 @@ def test_the_holder_serves_a_guest_and_waits_for_it_before_exiting(shared) -> No
         probe.bind(("127.0.0.1", port))  # and the port is free again
 
 
-def test_a_holder_gone_mid_batch_is_busy_retried_shortly(shared) -> None:
+def test_a_holder_gone_mid_batch_is_busy_retried_shortly(shared, pebble, tmp_path: Path) -> None:
     holder, port, _ = shared
-    http_listener.publish("127.0.0.1", port, {"first": "1"})
+    core = Core.open(str(tmp_path / "data"))  # the same data folder as the holder's
     try:
-        holder.send_signal(signal.SIGKILL)  # crashed: its mark is left behind, its process is gone
-        holder.wait()
-        with pytest.raises(http_listener.ListenerBusy, match=r"busy .*retried shortly"):
-            http_listener.publish("127.0.0.1", port, {"second": "2"})
+        add_account(core, pebble)
+        name = unique("busy")
+        core.add_certificate(name=name, domains=[f"{name}.example.test"], challenge="http-01",
+                             provider="standalone", options={"address": "127.0.0.1", "port": port})
+        http_listener.publish("127.0.0.1", port, {"first": "1"})  # an order of ours in flight, as a guest
+        try:
+            holder.send_signal(signal.SIGKILL)  # crashed: its mark is left behind, its process is gone
+            holder.wait()
+            with pytest.raises(http_listener.ListenerBusy, match=r"busy .*retried shortly"):
+                http_listener.publish("127.0.0.1", port, {"second": "2"})
+            outcome, = core.renew([name], force=True)
+            assert outcome.action == "busy" and "retried shortly" in outcome.message, outcome
+            cert = core.get_certificate(name)
+            assert not cert.failure_count and cert.status != "failed"  # no backoff for a busy port
+        finally:
+            http_listener.withdraw("127.0.0.1", port, ["first"])
     finally:
-        http_listener.withdraw("127.0.0.1", port, ["first"])
+        core.close()
     http_listener.publish("127.0.0.1", port, {"third": "3"})  # the next try simply listens itself
     try:
         assert answer(port, "third") == "3"
