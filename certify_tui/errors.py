@@ -53,3 +53,7 @@ class ValidationFailed(CAError):
 
 class StorageError(OperationError):
     """Files or the database could not be written; nothing was replaced."""
+
+
+class Transient(OperationError):
+    """Busy for a moment (a shared resource changing hands): retried at the next check, no failure counted."""

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Iterator
+
 import requests
 from acme import errors as acme_errors
 from acme import messages
@@ -65,12 +68,16 @@ def translate(exc: BaseException, *, url: str | None = None, identifier: str | N
     if isinstance(exc, messages.Error):
         return CAError(describe_problem(exc, identifier, retry_after), problem_type=exc.code,
                        detail=str(exc), retry_after=retry_after)
-    if isinstance(exc, requests.exceptions.SSLError):
+    where = url or "its URL"
+    if isinstance(exc, requests.exceptions.SSLError | ssl.SSLError) and _untrusted(exc):
         return OperationError(
-            f"TLS verification of the CA at {url or 'its URL'} failed; for a private or test CA give its "
+            f"TLS verification of the CA at {where} failed; for a private or test CA give its "
             f"trust bundle with --ca-bundle.", detail=str(exc))
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        return OperationError(f"Cannot reach the CA at {url or 'its URL'}: connection failed.", detail=str(exc))
+    if isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+                  | ssl.SSLError | ConnectionError):
+        # A reset or EOF in the middle of the handshake or the answer is the CA (or the path to it) going away,
+        # not a trust problem: requests reports a handshake cut short as an SSLError all the same.
+        return OperationError(f"Cannot reach the CA at {where}: {_how_it_broke(exc)}.", detail=str(exc))
     if isinstance(exc, requests.exceptions.Timeout):
         return OperationError(f"The CA at {url or 'its URL'} did not answer in time.", detail=str(exc))
     if isinstance(exc, acme_errors.ClientError):
@@ -78,3 +85,42 @@ def translate(exc: BaseException, *, url: str | None = None, identifier: str | N
     if isinstance(exc, acme_errors.Error):
         return CAError(f"ACME error: {exc}", detail=repr(exc))
     return OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc))
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (requests -> urllib3 -> ssl/socket), each once."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """True only when the CA's certificate was checked and rejected (unknown issuer, wrong name, expired)."""
+    for cause in _causes(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return True
+        # Some wrappers keep only the text of the verification error.
+        if "CERTIFICATE_VERIFY_FAILED" in str(cause).upper().replace(" ", "_"):
+            return True
+    return False
+
+
+def _how_it_broke(exc: BaseException) -> str:
+    causes = list(_causes(exc))
+    if any(isinstance(c, ConnectionResetError | ConnectionAbortedError | BrokenPipeError) for c in causes):
+        return "the connection was reset"
+    if any(isinstance(c, ssl.SSLEOFError | ssl.SSLZeroReturnError) for c in causes) or any(
+            "EOF occurred" in str(c) for c in causes):
+        return "the connection closed during the TLS handshake"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError) or any(
+            "IncompleteRead" in c.__class__.__name__ or "RemoteDisconnected" in c.__class__.__name__ for c in causes):
+        return "the connection closed in the middle of its answer"
+    if any(isinstance(c, ssl.SSLError) for c in causes):
+        return "the TLS handshake broke off"
+    return "connection failed"

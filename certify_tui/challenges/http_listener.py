@@ -2,20 +2,32 @@
 
 Several orders in flight (threads of one process) share one listener per address and port:
 each registers its tokens and releases them; the socket closes when the last one leaves.
+Other certify-tui processes of the same data folder share it too (see http_share): when the port
+is ours in another process, the tokens go to that process instead of failing on "address in use".
 """
 
 from __future__ import annotations
 
+import atexit
 import errno
+import logging
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from certify_tui.errors import OperationError
+from certify_tui.challenges import http_share
+from certify_tui.errors import OperationError, Transient
 
 CHALLENGE_PREFIX = "/.well-known/acme-challenge/"
+GUEST_POLL_SECONDS = 0.5  # how often a holder with nothing of its own left looks whether guests still need it
+# A holder about to exit waits at most this long for guests' validations in flight (seconds each, normally);
+# bounded well under a service manager's stop timeout.
+GUEST_WAIT_SECONDS = 60.0
+
+log = logging.getLogger("certify_tui")
 
 
 class _Server(ThreadingHTTPServer):
@@ -29,6 +41,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.tokens: dict[str, bytes] = {}
         self.tokens_lock = threading.Lock()
+        self.share: http_share.Share | None = None  # other processes' tokens, when shared
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -46,8 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         body = None
         if path.startswith(CHALLENGE_PREFIX):
+            token = path[len(CHALLENGE_PREFIX):]
             with self.server.tokens_lock:
-                body = self.server.tokens.get(path[len(CHALLENGE_PREFIX):])
+                body = self.server.tokens.get(token)
+            if body is None and self.server.share is not None:
+                body = self.server.share.lookup(token)
         status = 200 if body is not None else 404
         payload = body if body is not None else b"Not found\n"
         self.send_response(status)
@@ -64,14 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Listener:
     def __init__(self, address: str, port: int) -> None:
         family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        try:
-            self.server = _Server((address, port), family)
-        except OSError as exc:
-            hint = ""
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                hint = " (is a web server already using it? use the webroot provider or another port)"
-            raise OperationError(
-                f"Cannot listen on {address}:{port} for http-01: {exc.strerror or exc}{hint}") from exc
+        self.server = _Server((address, port), family)  # OSError: see _bind_error
+        self.share: http_share.Share | None = None
         self.users = 0
         # shutdown() waits up to one poll interval; the stdlib's 0.5 s would sit on every order's critical path.
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
@@ -80,9 +90,96 @@ class _Listener:
 
         self.idle_timer: threading.Timer | None = None
 
+    def add(self, tokens: dict[str, str]) -> None:
+        with self.server.tokens_lock:
+            self.server.tokens.update({t: v.encode() for t, v in tokens.items()})
+
+    def remove(self, tokens: list[str]) -> None:
+        with self.server.tokens_lock:
+            for token in tokens:
+                self.server.tokens.pop(token, None)
+
+    def close_unless_needed(self) -> bool:
+        """Close, unless another process's orders still validate through this socket."""
+        if self.share is None:
+            self.close()
+            return True
+        with self.share.locked():
+            if self.share.guests_waiting():
+                return False
+            self.close()  # under the lock: no guest can see our mark while the socket is going away
+            self.share.release()
+        return True
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class _Guest:
+    """Our tokens served by the certify-tui process that holds the port (see http_share)."""
+
+    def __init__(self, share: http_share.Share, address: str, port: int) -> None:
+        self.share, self.where = share, f"{address}:{port}"
+        self.users = 0
+        self.idle_timer: threading.Timer | None = None
+
+    def add(self, tokens: dict[str, str]) -> None:
+        with self.share.locked():
+            if not self.share.holder_alive():
+                # The holder exited between our orders: rare; the next check simply starts over.
+                raise ListenerBusy(self.where)
+            self.share.put(tokens)
+
+    def remove(self, tokens: list[str]) -> None:
+        self.share.take_back(tokens)
+
+    def close_unless_needed(self) -> bool:
+        self.share.leave()
+        return True
+
+
+class ListenerBusy(Transient):
+    """The port is certify-tui's own and is changing hands: a moment's wait, not a failure."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(f"The built-in http-01 listener on {where} is busy (another certify-tui process is "
+                         "handing it over); retried shortly.")
+
+
+def _bind_error(address: str, port: int, exc: OSError) -> OperationError:
+    hint = ""
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        hint = " (is a web server already using it? use the webroot provider or another port)"
+    return OperationError(f"Cannot listen on {address}:{port} for http-01: {exc.strerror or exc}{hint}")
+
+
+def _open(address: str, port: int) -> _Listener | _Guest:
+    """Listen on address:port, or join the certify-tui process of this data folder that already does."""
+    share = http_share.for_port(address, port)
+    if share is not None:
+        try:
+            return _open_shared(share, address, port)
+        except http_share.Unavailable as exc:
+            log.warning("cannot share the http-01 listener through the data folder (%s); listening alone", exc)
+    try:
+        return _Listener(address, port)
+    except OSError as exc:
+        raise _bind_error(address, port, exc) from exc
+
+
+def _open_shared(share: http_share.Share, address: str, port: int) -> _Listener | _Guest:
+    with share.locked():
+        try:
+            listener = _Listener(address, port)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE and share.holder_alive():
+                log.info("http-01 %s:%d is served by another certify-tui process; sharing it", address, port)
+                return _Guest(share, address, port)
+            raise _bind_error(address, port, exc) from exc  # another program: a real failure, named
+        listener.share = listener.server.share = share
+        share.claim()
+    return listener
 
 
 # Inside a batch (the worker's pool working through due certificates) a listener stays up this long
@@ -96,17 +193,22 @@ _registry_lock = threading.Lock()
 
 
 def publish(address: str, port: int, tokens: dict[str, str]) -> None:
-    """Serve these tokens on address:port, starting the listener if it is not running."""
+    """Serve these tokens on address:port, starting the listener (or joining another process's) if needed."""
     with _registry_lock:
         listener = _listeners.get((address, port))
         if listener is None:
-            listener = _listeners[(address, port)] = _Listener(address, port)
+            listener = _listeners[(address, port)] = _open(address, port)
         if listener.idle_timer is not None:
             listener.idle_timer.cancel()
             listener.idle_timer = None
         listener.users += 1
-    with listener.server.tokens_lock:
-        listener.server.tokens.update({t: v.encode() for t, v in tokens.items()})
+        try:
+            listener.add(tokens)
+        except ListenerBusy:
+            listener.users -= 1
+            if listener.users <= 0:
+                _retire((address, port), listener)
+            raise
 
 
 def withdraw(address: str, port: int, tokens: list[str]) -> None:
@@ -115,28 +217,37 @@ def withdraw(address: str, port: int, tokens: list[str]) -> None:
         listener = _listeners.get((address, port))
         if listener is None:
             return
-        with listener.server.tokens_lock:
-            for token in tokens:
-                listener.server.tokens.pop(token, None)
+        listener.remove(tokens)
         listener.users -= 1
         if listener.users > 0:
             return
-        if LINGER_SECONDS <= 0 or _batches == 0:
-            del _listeners[(address, port)]
-            listener.close()
+        if LINGER_SECONDS <= 0 or _batches == 0 or isinstance(listener, _Guest):
+            _retire((address, port), listener)
             return
-        timer = threading.Timer(LINGER_SECONDS, _close_if_idle, args=(address, port, listener))
-        timer.daemon = True
-        listener.idle_timer = timer
-        timer.start()
+        _later(address, port, listener, LINGER_SECONDS)
 
 
-def _close_if_idle(address: str, port: int, listener: _Listener) -> None:
+def _later(address: str, port: int, listener: _Listener | _Guest, seconds: float) -> None:
+    timer = threading.Timer(seconds, _close_if_idle, args=(address, port, listener))
+    timer.daemon = True
+    listener.idle_timer = timer
+    timer.start()
+
+
+def _retire(key: tuple[str, int], listener: _Listener | _Guest) -> None:
+    """Close an unused listener (registry lock held); one other processes still use is looked at again soon."""
+    if listener.close_unless_needed():
+        if _listeners.get(key) is listener:
+            del _listeners[key]
+        return
+    _later(key[0], key[1], listener, GUEST_POLL_SECONDS)
+
+
+def _close_if_idle(address: str, port: int, listener: _Listener | _Guest) -> None:
     with _registry_lock:
         if _listeners.get((address, port)) is not listener or listener.users > 0:
             return  # reused meanwhile
-        del _listeners[(address, port)]
-    listener.close()
+        _retire((address, port), listener)
 
 
 @contextmanager
@@ -158,13 +269,30 @@ def batch() -> Iterator[None]:
 def close_idle() -> None:
     """Close every listener no order uses now (at shutdown, or to free a port at once)."""
     with _registry_lock:
-        idle = [(key, lst) for key, lst in _listeners.items() if lst.users <= 0]
-        for key, listener in idle:
-            del _listeners[key]
-            if listener.idle_timer is not None:
-                listener.idle_timer.cancel()
-    for _, listener in idle:
-        listener.close()
+        for key, listener in list(_listeners.items()):
+            if listener.users <= 0:
+                if listener.idle_timer is not None:
+                    listener.idle_timer.cancel()
+                    listener.idle_timer = None
+                _retire(key, listener)
+
+
+@atexit.register
+def _wait_for_guests() -> None:
+    """A holder about to exit keeps serving other processes' validations in flight (bounded)."""
+    deadline = time.monotonic() + GUEST_WAIT_SECONDS
+    told = False
+    while True:
+        close_idle()
+        with _registry_lock:
+            waiting = [key for key, lst in _listeners.items() if isinstance(lst, _Listener) and lst.users <= 0]
+        if not waiting or time.monotonic() > deadline:
+            return
+        if not told:
+            log.info("waiting for another certify-tui process's http-01 validation on %s before exiting",
+                     ", ".join(f"{a}:{p}" for a, p in waiting))
+            told = True
+        time.sleep(GUEST_POLL_SECONDS)
 
 
 def is_listening(address: str, port: int) -> bool:

@@ -1,25 +1,45 @@
-"""`certify-tui renew [NAME ...] [--force] [--dry-run]`: one pass of the renewal worker, for cron or by hand."""
+"""`certify-tui renew [NAME ...] [--force] [--dry-run] [--yes]`: one pass of the renewal worker, for cron or by hand."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import asdict
 
 from certify_tui.cli.output import print_json, print_table
 from certify_tui.lifecycle import Core
+from certify_tui.renewal.leases import process_started
+
+CONFIRM_ABOVE = 10  # a forced run over more certificates than this asks first on a terminal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     renew = sub.add_parser("renew", help="renew due certificates (or the named ones) now and exit")
-    renew.add_argument("names", nargs="*", metavar="NAME", help="certificates to consider (default: every due one)")
+    renew.add_argument("names", nargs="*", metavar="NAME",
+                       help="certificates to consider (default: every due one; with --force, every auto-renewed one)")
     renew.add_argument("--force", action="store_true", help="renew even if not due")
     renew.add_argument("--dry-run", action="store_true", help="say what would be renewed; change nothing")
+    renew.add_argument("-y", "--yes", action="store_true",
+                       help=f"do not ask before forcing more than {CONFIRM_ABOVE} renewals on a terminal")
     renew.add_argument("--json", action="store_true")
     renew.set_defaults(run=_renew)
 
 
 def _renew(core: Core, args: argparse.Namespace) -> int:
-    outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run)
+    started = process_started()
+    if args.force and not args.names and not args.dry_run and not args.yes and sys.stdin.isatty():
+        count = sum(1 for row in core.certificate_rows() if row.auto_renew)
+        if count > CONFIRM_ABOVE:
+            try:
+                answer = input(f"Renew all {count} auto-renewed certificates now, due or not? "
+                               f"Each is a new order at its CA. [y/N] ")
+            except EOFError:
+                answer = ""
+            if answer.strip().lower() not in ("y", "yes"):
+                print("Nothing renewed.")
+                return 1
+    outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run, started=started,
+                          report_skipped=True)
     if args.json:
         print_json([{**asdict(o), "ok": o.ok} for o in outcomes])
     elif not outcomes:

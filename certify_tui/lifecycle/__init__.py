@@ -10,12 +10,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import peewee
 
 from certify_tui.ca.presets import PRESETS, CAPreset
-from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, providers_for
+from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, http_share, providers_for
 from certify_tui.errors import UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
@@ -45,6 +46,8 @@ class Core:
     def open(cls, data_dir: str | None = None, database: str | None = None) -> Core:
         data = DataDir.resolve(data_dir).create()
         _log_to_file(data)
+        # The built-in http-01 listener is shared with this data folder's other processes (service + CLI).
+        http_share.use_data_folder(data.root)
         db = open_database(database or database_url_for(data.database_path))
         return cls(data, db)
 
@@ -203,12 +206,16 @@ class Core:
         return diagnostics.run_checks(self.data, certificates.get_certificate(name))
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
-              pool_size: int | None = None, cancel: threading.Event | None = None) -> list[RenewOutcome]:
-        """Renew the named certificates, or every due one; each outcome says renewed, not due, busy or failed."""
+              pool_size: int | None = None, cancel: threading.Event | None = None,
+              started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+        """Renew the named certificates, or every due one (forced: every auto-renewed one); each outcome says
+        renewed, not due, busy, skipped or failed. `started`: when the command began (a forced run skips what
+        was issued since). `report_skipped`: also list what a run without names leaves out, with why."""
         from certify_tui.renewal.engine import renew_certificates
 
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
-                                  pool_size=pool_size or self.settings()["pool_size"], cancel=cancel)
+                                  pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
+                                  started=started, report_skipped=report_skipped)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

@@ -21,7 +21,7 @@ from certify_tui.ca.client import AcmeSession
 from certify_tui.certfiles import CertificateFiles, StoredVersion
 from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.deploy import DeploymentFailed, deploy_certificate, run_failure_tasks
-from certify_tui.errors import CAError, CertifyError, OperationError
+from certify_tui.errors import CAError, CertifyError, OperationError, Transient
 from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
@@ -87,6 +87,12 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
         # A person's cancel is not a CA failure: no backoff, no failure count; the order stays resumable.
         log.step("failed", exc.message, ok=False)
         cert.last_error = "Cancelled by the user."
+        cert.save()
+        raise
+    except Transient as exc:
+        # Busy, retried shortly: the certificate keeps its due time and no backoff starts.
+        log.step("failed", exc.message, ok=False)
+        cert.last_error = exc.message
         cert.save()
         raise
     except CertifyError as exc:

@@ -11,13 +11,13 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from certify_tui.ca import ari
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges import http_listener
-from certify_tui.errors import CertifyError
+from certify_tui.errors import CertifyError, Transient
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
 from certify_tui.paths import DataDir
@@ -30,13 +30,14 @@ log = logging.getLogger("certify_tui")
 @dataclass(frozen=True)
 class RenewOutcome:
     name: str
-    action: str  # renewed, not-due, would-renew (dry run), busy, failed, deploy-failed
+    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, backoff, failed, deploy-failed
     message: str
     serial: str | None = None
 
     @property
     def ok(self) -> bool:
-        return self.action not in ("failed", "deploy-failed")
+        # A certificate waiting out a failure backoff is still failing: a cron run must not report success.
+        return self.action not in ("failed", "deploy-failed", "backoff")
 
 
 def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
@@ -46,6 +47,29 @@ def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
     query = (m.select(m.name).where((m.auto_renew == True) & (m.next_attempt <= now))  # noqa: E712
              .order_by(m.next_attempt).limit(limit))
     return [row.name for row in query]
+
+
+def auto_renewed_names() -> list[str]:
+    """Every certificate the worker renews (what `renew --force` without names means)."""
+    m = ManagedCertificate
+    return [row.name for row in m.select(m.name).where(m.auto_renew == True).order_by(m.name)]  # noqa: E712
+
+
+def left_out(force: bool, now: datetime | None = None) -> list[RenewOutcome]:
+    """What a run without names leaves out, each with its reason (so nothing is skipped silently):
+    with force, the certificates whose auto-renew is off; without, those waiting out a failure backoff."""
+    now = now or datetime.now(UTC)
+    m = ManagedCertificate
+    if force:
+        return [RenewOutcome(row.name, "skipped", "auto-renew is off; name it to renew it anyway")
+                for row in m.select(m.name).where(m.auto_renew == False).order_by(m.name)]  # noqa: E712
+    rows = (m.select(m.name, m.failure_count, m.next_attempt, m.last_error)
+            .where((m.auto_renew == True) & (m.status == "failed") & (m.failure_count > 0)  # noqa: E712
+                   & (m.next_attempt > now)).order_by(m.next_attempt))
+    return [RenewOutcome(row.name, "backoff",
+                         f"in failure backoff after {row.failure_count} failure(s), next try "
+                         f"{row.next_attempt:%Y-%m-%d %H:%M} UTC; last error: {row.last_error or 'unknown'} "
+                         f"(renew it with --force to retry now)") for row in rows]
 
 
 @dataclass(frozen=True)
@@ -99,26 +123,25 @@ def _ari_window(data: DataDir, cert: ManagedCertificate, now: datetime) -> ari.R
 
 
 def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = False,
-              cancel: threading.Event | None = None) -> RenewOutcome:
+              cancel: threading.Event | None = None, started: datetime | None = None) -> RenewOutcome:
+    """Renew `name` if due (or forced). `started`: when the command began; a forced renewal skips a
+    certificate issued since then by another process (a second order would count against the CA's
+    duplicate-certificate limit)."""
     owner = leases.owner_id()
+    started = started or datetime.now(UTC)
     try:
-        if not force:
-            cert = get_certificate(name)
-            decision = decide(data, cert, datetime.now(UTC))
-            if not decision.due:
-                if not dry_run:
-                    cert.next_attempt, cert.renew_reason = decision.next_look, decision.reason
-                    cert.save()
-                return RenewOutcome(name, "not-due", f"not due: renews {decision.renew_at:%Y-%m-%d %H:%M} UTC "
-                                                     f"({decision.reason}); next check "
-                                                     f"{decision.next_look:%Y-%m-%d %H:%M} UTC")
-            reason = decision.reason
-        else:
-            reason = "forced"
-        if dry_run:
-            return RenewOutcome(name, "would-renew", f"would renew: {reason}")
-        result = request_certificate(data, name, cancel=cancel, owner=owner, reason=reason)
-    except leases.Busy as exc:
+        if dry_run:  # changes nothing, so needs no lease
+            plan = _plan(data, get_certificate(name), force=force, started=started, save=False)
+            return replace(plan, message=f"would renew: {plan.message}") if plan.action == "would-renew" else plan
+        # The decision is taken (again) under the lease: another process may have renewed the certificate
+        # between our listing it as due and our turn, and it must not be ordered twice.
+        with leases.lease(name, owner):
+            plan = _plan(data, get_certificate(name), force=force, started=started, save=True)
+            if plan.action != "would-renew":
+                return plan
+            # Same owner: request_certificate's own lease is re-entrant and the row stays ours throughout.
+            result = request_certificate(data, name, cancel=cancel, owner=owner, reason=plan.message)
+    except (leases.Busy, Transient) as exc:
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
         return RenewOutcome(name, "failed", exc.message)
@@ -129,11 +152,36 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
                                          f"{result.version.not_after:%Y-%m-%d %H:%M} UTC", result.version.serial)
 
 
+def _plan(data: DataDir, cert: ManagedCertificate, *, force: bool, started: datetime, save: bool) -> RenewOutcome:
+    """would-renew (message: the reason), not-due, or skipped (renewed by another process since `started`)."""
+    now = datetime.now(UTC)
+    if force:
+        if cert.date_issued is not None and cert.date_issued > started:
+            return RenewOutcome(cert.name, "skipped", f"renewed by another process at "
+                                                      f"{cert.date_issued:%H:%M:%S} UTC, after this run started")
+        return RenewOutcome(cert.name, "would-renew", "forced")
+    decision = decide(data, cert, now)
+    if decision.due:
+        return RenewOutcome(cert.name, "would-renew", decision.reason)
+    if save:
+        cert.next_attempt, cert.renew_reason = decision.next_look, decision.reason
+        cert.save()
+    return RenewOutcome(cert.name, "not-due", f"not due: renews {decision.renew_at:%Y-%m-%d %H:%M} UTC "
+                                              f"({decision.reason}); next check "
+                                              f"{decision.next_look:%Y-%m-%d %H:%M} UTC")
+
+
 def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: bool = False,
                        dry_run: bool = False, pool_size: int = 4, cancel: threading.Event | None = None,
-                       on_outcome: Callable[[RenewOutcome], None] | None = None) -> list[RenewOutcome]:
-    """Renew the named certificates (or every due one) with at most `pool_size` at once."""
-    targets = names if names else due_names()
+                       on_outcome: Callable[[RenewOutcome], None] | None = None,
+                       started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+    """Renew the named certificates (or every due one; forced: every auto-renewed one) with at most
+    `pool_size` at once. `started`: when the command began (default now); see renew_one.
+    `report_skipped`: add what a run without names leaves out (see left_out) after the outcomes."""
+    started = started or datetime.now(UTC)
+    # Forced without names: every auto-renewed certificate, due or not (not only the due ones).
+    targets = names if names else (auto_renewed_names() if force else due_names())
+    skipped = left_out(force) if report_skipped and not names else []
     if names:
         known = {row.name for row in ManagedCertificate.select(ManagedCertificate.name).where(
             ManagedCertificate.name.in_(names))}
@@ -141,12 +189,12 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
             if name not in known:  # unknown names are a usage error before anything starts
                 get_certificate(name)
     if not targets:
-        return []
+        return skipped
 
     def run(name: str) -> RenewOutcome:
         if cancel is not None and cancel.is_set():
             return RenewOutcome(name, "busy", "stopped before starting: the worker is shutting down")
-        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel)
+        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel, started=started)
         log.info("%s: %s", name, outcome.message)
         if on_outcome is not None:
             on_outcome(outcome)
@@ -154,6 +202,6 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
 
     with http_listener.batch():
         if pool_size <= 1 or len(targets) == 1:
-            return [run(n) for n in targets]
+            return [run(n) for n in targets] + skipped
         with ThreadPoolExecutor(max_workers=pool_size, thread_name_prefix="renew") as pool:
-            return list(pool.map(run, targets))
+            return list(pool.map(run, targets)) + skipped

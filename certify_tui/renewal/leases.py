@@ -16,10 +16,39 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from certify_tui.errors import NotFoundError, OperationError
+from certify_tui.processes import pid_alive
 from certify_tui.store.models import ManagedCertificate
 
 LEASE_SECONDS = 15 * 60  # longer than any order's timeout; renewed work never outlives it
 _PROCESS_NONCE = uuid.uuid4().hex[:8]
+
+
+def process_started() -> datetime:
+    """When this process was created (not when this module was imported): two commands launched together
+    both count as started before either issues anything. Falls back to the import time."""
+    try:
+        if os.name == "nt":
+            import ctypes
+            from ctypes import wintypes
+
+            times = [wintypes.FILETIME() for _ in range(4)]
+            handle = ctypes.windll.kernel32.GetCurrentProcess()  # type: ignore[attr-defined]
+            if ctypes.windll.kernel32.GetProcessTimes(handle, *[ctypes.byref(t) for t in times]):  # type: ignore[attr-defined]
+                ticks = (times[0].dwHighDateTime << 32) | times[0].dwLowDateTime  # 100 ns since 1601
+                return datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
+        else:
+            with open(f"/proc/{os.getpid()}/stat", encoding="ascii") as f:
+                start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])  # field 22: start time after boot
+            with open("/proc/uptime", encoding="ascii") as f:
+                uptime = float(f.read().split()[0])
+            age = uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+            return datetime.now(UTC) - timedelta(seconds=max(age, 0.0))
+    except (OSError, ValueError, IndexError, AttributeError):
+        pass
+    return _IMPORTED
+
+
+_IMPORTED = datetime.now(UTC)
 
 
 def owner_id() -> str:
@@ -38,25 +67,7 @@ def _process_gone(owner: str) -> bool:
         return False
     if pid == os.getpid():
         return parts[2] != _PROCESS_NONCE
-    return not _pid_alive(pid)
-
-
-def _pid_alive(pid: int) -> bool:
-    if os.name == "nt":  # no signal 0 on Windows: ask the kernel for a handle instead
-        import ctypes
-
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
-        if handle:
-            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
-            return True
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return not pid_alive(pid)
 
 
 def acquire(name: str, owner: str, seconds: int = LEASE_SECONDS) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -123,3 +125,33 @@ def open_core(data_dir: Path) -> Iterator[Core]:
         yield core
     finally:
         core.close()
+
+
+CLI = Path(sys.executable).with_name("certify-tui")
+
+
+def start_cli(data_dir: Path, *args: str, **kwargs: Any) -> subprocess.Popen[str]:
+    """A real `certify-tui` process on this data folder (stdin closed: not a terminal, so no prompts)."""
+    env = {k: v for k, v in os.environ.items() if k != "CERTIFY_TUI_DATA_DIR"}
+    kwargs.setdefault("stdin", subprocess.DEVNULL)
+    return subprocess.Popen([str(CLI), "--data-dir", str(data_dir), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env, **kwargs)
+
+
+class PebbleLog:
+    """Counts in Pebble's log from the moment this was made: orders placed, certificates issued."""
+
+    def __init__(self, pebble: Any) -> None:
+        self.path = Path(pebble.workdir) / "pebble.log"
+        self.offset = self.path.stat().st_size
+
+    def text(self) -> str:
+        with open(self.path, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode(errors="replace")
+
+    def orders(self) -> int:
+        return self.text().count("Added order ")
+
+    def issued(self) -> int:
+        return self.text().count("Issued certificate serial ")

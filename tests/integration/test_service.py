@@ -96,7 +96,9 @@ def test_two_processes_never_renew_one_certificate_at_once(data_dir: Path, pebbl
         procs = [cli(data_dir, "renew", name, "--force", "--json") for _ in range(2)]
         outputs = [p.communicate(timeout=60) for p in procs]
         actions = [json.loads(out)[0]["action"] for out, _ in outputs]
-        assert set(actions) <= {"renewed", "busy"} and "renewed" in actions, outputs
+        # The second either found the lease taken (busy) or, once it was free, the certificate renewed
+        # since it started (skipped): never a second order.
+        assert set(actions) <= {"renewed", "busy", "skipped"} and actions.count("renewed") == 1, outputs
     # The certificate's log: every request's start is followed by its end before the next start.
     steps = [line.split()[1] for line in (data_dir / "logs" / "certificates" / f"{name}.log").read_text().splitlines()]
     open_requests = 0
