@@ -46,7 +46,8 @@ def _check(core: Core, args: argparse.Namespace) -> int:
         print_json(report.as_dict())
     else:
         live = report.database
-        where = (f"{live.path} (SQLite, {live.size} bytes)" if live is not None else f"{report.url} (PostgreSQL)")
+        where = (f"{live.path} (SQLite, {live.size if live.exists else 'no'} bytes)" if live is not None
+                 else f"{report.url} (PostgreSQL)")
         integrity = "not checked" if live is None else (
             live.integrity + (f": {'; '.join(live.problems[:3])}" if live.problems else ""))
         print_fields([
@@ -65,7 +66,7 @@ def _check(core: Core, args: argparse.Namespace) -> int:
                     [[b.path.name, b.modified.strftime("%Y-%m-%d %H:%M:%S") if b.modified else "-",
                       b.integrity, b.accounts, b.certificates, b.schema_version] for b in report.backups],
                     empty=f"No backups in {core.data.root}.")
-    if not report.ok:
+    if not report.ok and not report.fresh:
         live = report.database
         what = f"{live.path} is {live.integrity}" if live is not None else f"{report.url} has no schema"
         print(f"certify-tui: error: The database {what}; restore a backup with `certify-tui db restore`.",

@@ -79,7 +79,9 @@ class Core:
         return database.restore_plan(self.data, self._target(), source)
 
     def restore_database(self, plan: RestorePlan) -> RestoreResult:
-        """Put the planned backup in place; the file it replaces is kept as `<db>.damaged-<time>`."""
+        """Put the planned backup in place; the file it replaces is kept as `<db>.damaged-<time>`.
+
+        Needs the database to itself: open this Core with `connect=False` (an open one holds the shared lock)."""
         return database.restore_database(plan)
 
     # -- accounts ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import peewee
 
 from certify_tui.errors import StorageError, UsageError
 from certify_tui.paths import DataDir
-from certify_tui.store import backup, migrations
+from certify_tui.store import backup, guard, migrations
 from certify_tui.store.backup import DatabaseSummary
 from certify_tui.store.restore import RestorePlan, RestoreResult, plan_restore, restore
 from certify_tui.store.url import DatabaseURL
@@ -34,6 +34,7 @@ class DatabaseCheck:
     certificate_folders: int = 0
     backups: list[DatabaseSummary] = field(default_factory=list)
     note: str = ""
+    fresh: bool = False  # no database yet in a data folder with no trace of one: the next command creates it
 
     @property
     def ok(self) -> bool:
@@ -49,7 +50,7 @@ class DatabaseCheck:
             "schema_version": self.schema_version, "latest_schema": self.latest_schema,
             "accounts": self.accounts, "certificates": self.certificates,
             "certificate_folders": self.certificate_folders,
-            "backups": [b.as_dict() for b in self.backups], "note": self.note,
+            "backups": [b.as_dict() for b in self.backups], "note": self.note, "fresh": self.fresh,
         }
 
 
@@ -70,6 +71,9 @@ def check_database(data: DataDir, target: DatabaseURL, db: peewee.Database) -> D
     if target.path is not None:
         live = backup.inspect(target.path, full=True)  # the full check: this is the explicit audit
         check.database = live
+        if live.integrity in ("missing", "empty") and not guard.earlier_data(data.root, target.path):
+            check.fresh = True
+            check.note = "A new data folder: the next command creates the database."
         check.schema_version, check.accounts, check.certificates = live.schema_version, live.accounts, \
             live.certificates
         return check
