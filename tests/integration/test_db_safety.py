@@ -25,6 +25,7 @@ from servers.pebble import PebbleServer
 from test_cli import CLI, _env, add_account, add_cert, clean_error, cli, ok
 
 from certify_tui.store import migrations
+from certify_tui.store.lock import DatabaseInUse, HolderLock
 
 pytestmark = pytest.mark.pebble
 
@@ -238,3 +239,34 @@ def test_db_restore_is_refused_while_the_service_holds_the_database(data: Path,
     service.wait()
     ok(data, "db", "restore", "--yes", "--from", str(data.parent / "spare.db"))
     assert [c["name"] for c in ok(data, "cert", "list", "--json").json()] == ["web"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="a pseudo-terminal for the TUI")
+def test_db_restore_is_refused_while_the_tui_is_open(data: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    ok(data, "db", "backup")
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+    tui = subprocess.Popen([str(CLI), "--data-dir", str(data)], env=_env(TERM="xterm-256color"),
+                           stdin=terminal, stdout=terminal, stderr=terminal, start_new_session=True)
+    os.close(terminal)
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # the TUI holds the database once Core.open has run
+            try:
+                HolderLock.exclusive(data / "certify.db").release()
+            except DatabaseInUse:
+                break
+            assert tui.poll() is None and time.monotonic() < deadline, "the TUI did not open the database"
+            time.sleep(0.05)
+        line = clean_error(cli(data, "db", "restore", "--yes"), 1)
+        assert "in use" in line and not list(data.glob("certify.db.damaged-*"))
+    finally:
+        tui.kill()
+        tui.wait()
+        os.close(controller)
+    ok(data, "db", "restore", "--yes")  # gone with the process
