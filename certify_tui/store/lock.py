@@ -12,6 +12,7 @@ the whole range: that fails while any slot is held.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ class DatabaseInUse(StorageError):
 class HolderLock:
     """A lock on `<database>.lock`; `shared()` for users, `exclusive()` for a restore. `release()` or exit frees it."""
 
-    def __init__(self, database: Path, fd: int, slot: int | None = None) -> None:
+    def __init__(self, database: Path, fd: int | None, slot: int | None = None) -> None:
         self.database = database
         self._fd: int | None = fd
         self._slot = slot  # Windows only: the byte this user locked
@@ -41,7 +42,12 @@ class HolderLock:
     @classmethod
     def shared(cls, database: Path, timeout: float = 10.0) -> HolderLock:
         """Wait up to `timeout` seconds for a running restore to finish (restores take a second or two)."""
-        fd = _open(database)
+        try:
+            fd = _open(database)
+        except StorageError:
+            # A folder we may not write (read-only mount, another user's): nobody can restore into it
+            # either, so reading without the lock is safe.
+            return cls(database, None)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -79,9 +85,14 @@ class HolderLock:
 
 def _open(database: Path) -> int:
     path = lock_path(database)
+    extra = getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0),
-                       0o600)
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | extra, 0o600)
+        except OSError as exc:
+            if exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS) or os.name == "nt" or not path.exists():
+                raise
+            return os.open(path, os.O_RDONLY | extra)  # flock works on a read-only descriptor too
     except OSError as exc:
         raise StorageError(f"Cannot open the lock file {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
 
