@@ -122,11 +122,12 @@ def list_backups(root: Path, *, full: bool = True) -> list[DatabaseSummary]:
     return sorted(found, key=lambda s: s.modified or datetime.min.replace(tzinfo=UTC), reverse=True)
 
 
-def copy_database(source: Path, target: Path) -> DatabaseSummary:
+def copy_database(source: Path, target: Path, *, read_only: bool = False) -> DatabaseSummary:
     """Consistent online copy of `source` to the new file `target` (0600, standalone, integrity-checked).
 
     SQLite's backup API reads one snapshot from its own connection, so other processes may keep writing.
-    On any failure `target` does not exist afterwards.
+    On any failure `target` does not exist afterwards. `read_only` for a backup being restored, which may sit
+    on read-only media; the live database is opened read-write (mode=rw, never created), as WAL needs.
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     try:
@@ -136,8 +137,8 @@ def copy_database(source: Path, target: Path) -> DatabaseSummary:
     except OSError as exc:
         raise StorageError(f"Could not create {target}: {os_error_reason(exc)}.", detail=str(exc)) from exc
     try:
-        # mode=rw: never creates a missing source
-        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=rw", uri=True, timeout=10)
+        mode = "ro" if read_only else "rw"  # neither creates a missing source
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode={mode}", uri=True, timeout=10)
         try:
             dest = sqlite3.connect(target, timeout=10)
             try:

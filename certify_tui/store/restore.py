@@ -70,7 +70,7 @@ def restore(plan: RestorePlan) -> RestoreResult:
     temp = database.with_name(f".{database.name}.{secrets.token_hex(6)}.tmp")
     aside: Path | None = None
     try:
-        restored = copy_database(plan.source.path, temp)
+        restored = copy_database(plan.source.path, temp, read_only=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         candidate = database.with_name(f"{database.name}.damaged-{stamp}")
         try:
