@@ -11,7 +11,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, providers, renew, service, settings, sites, status
+from certify_tui.cli import account, cert, db, providers, renew, service, settings, sites, status
 from certify_tui.errors import CertifyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     providers.register(sub)
     status.register(sub)
     sites.register(sub)
+    db.register(sub)
     return parser
 
 
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     from certify_tui.lifecycle import Core
 
     try:
-        core = Core.open(args.data_dir, args.database)
+        core = Core.open(args.data_dir, args.database, connect=getattr(args, "needs_database", True))
         try:
             if args.command is None:
                 from certify_tui.tui.app import run_tui
@@ -77,6 +78,12 @@ def main(argv: list[str] | None = None) -> int:
         print("certify-tui: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for a user; -v shows it
+        from certify_tui.store.guard import known_database_error
+
+        known = known_database_error(exc)  # damage found mid-command, past the quick check at open
+        if known is not None:
+            print(f"certify-tui: error: {known.message}", file=sys.stderr)
+            return known.exit_code
         print(f"certify-tui: error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
         if args.verbose:
             import traceback

@@ -21,13 +21,15 @@ from certify_tui.errors import UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
-from certify_tui.lifecycle import accounts, certificates, settings
+from certify_tui.lifecycle import accounts, certificates, database, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.plugins import Param
 from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
+from certify_tui.store.restore import RestorePlan, RestoreResult
+from certify_tui.store.url import DatabaseURL, parse_database_url
 
 if TYPE_CHECKING:
     from certify_tui.diagnostics import Check
@@ -41,18 +43,49 @@ _app_handler: logging.FileHandler | None = None
 class Core:
     data: DataDir
     db: peewee.Database
+    target: DatabaseURL | None = None  # the parsed --database URL (None: built by hand, e.g. in tests)
 
     @classmethod
-    def open(cls, data_dir: str | None = None, database: str | None = None) -> Core:
-        data = DataDir.resolve(data_dir).create()
+    def open(cls, data_dir: str | None = None, database: str | None = None, *, connect: bool = True) -> Core:
+        """Open the data folder and its database. `connect=False` leaves an SQLite file untouched (not even
+        checked or locked), for `db check/backup/restore`, which must work on a damaged or missing one."""
+        resolved = DataDir.resolve(data_dir)
+        # Parsed before anything is created: a refused URL leaves no trace anywhere.
+        target = parse_database_url(database or database_url_for(resolved.database_path))
+        data = resolved.create()
         _log_to_file(data)
         # The built-in http-01 listener is shared with this data folder's other processes (service + CLI).
         http_share.use_data_folder(data.root)
-        db = open_database(database or database_url_for(data.database_path))
-        return cls(data, db)
+        if connect or target.path is None:
+            db = open_database(target.url, data_root=data.root)
+        else:
+            db = peewee.SqliteDatabase(str(target.path), autoconnect=False)  # never bound to the models
+        return cls(data, db, target)
 
     def close(self) -> None:
         close_database()
+
+    # -- the database itself (db check / backup / restore) -------------------------------------------
+    def _target(self) -> DatabaseURL:
+        return self.target or parse_database_url(database_url_for(self.data.database_path))
+
+    def check_database(self) -> database.DatabaseCheck:
+        """Integrity (full check), schema version, counts, and what each backup holds."""
+        return database.check_database(self.data, self._target(), self.db)
+
+    def backup_database(self, to: str | None = None) -> database.BackupDone:
+        """An online backup: to `to` (a new file), else the data folder's rotated `certify.db.bak`."""
+        return database.backup_database(self.data, self._target(), to)
+
+    def restore_plan(self, source: str | None = None) -> RestorePlan:
+        """What `restore_database` would put back (the given backup, else the newest good one) and replace."""
+        return database.restore_plan(self.data, self._target(), source)
+
+    def restore_database(self, plan: RestorePlan) -> RestoreResult:
+        """Put the planned backup in place; the file it replaces is kept as `<db>.damaged-<time>`.
+
+        Needs the database to itself: open this Core with `connect=False` (an open one holds the shared lock)."""
+        return database.restore_database(plan)
 
     # -- accounts ---------------------------------------------------------------------------------
     def add_account(self, **kwargs: Any) -> Account:

@@ -9,18 +9,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import peewee
 
-from certify_tui import paths
 from certify_tui.certfiles import CertificateFiles
-from certify_tui.errors import CertifyError, StorageError
-from certify_tui.paths import DataDir, fsync_directory, os_error_reason
+from certify_tui.errors import CertifyError
+from certify_tui.paths import DataDir, os_error_reason
+from certify_tui.store import backup
+from certify_tui.store.guard import RESTORE_HINT, check_rows
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("certify_tui")
 
-BACKUP_NAME = "certify.db.bak"
+BACKUP_NAME = backup.BACKUP_NAME
 PG_SKIPPED = "skipped: PostgreSQL is backed up with pg_dump"
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_KEEP = 5
@@ -48,6 +47,7 @@ class BackupResult(StepResult):
     path: Path | None = None  # the fresh backup
     previous: Path | None = None  # the one it replaced, kept as .bak.old
     size: int = 0
+    last_good: Path | None = None  # a fuller previous backup also kept as .bak.last-good
 
 
 @dataclass
@@ -96,62 +96,24 @@ def backup_database(core: Core) -> BackupResult:
     """Copy the live SQLite database to `<data-dir>/certify.db.bak` (the previous one kept as `.bak.old`).
 
     Uses SQLite's online backup API from a separate connection, so other connections may keep writing;
-    the copy is a consistent snapshot. It is written to a temporary file, checked with
-    `PRAGMA integrity_check`, and only then renamed into place, mode 0600 (it holds account keys).
+    the copy is a consistent snapshot, checked with `PRAGMA integrity_check` before it is renamed into
+    place, mode 0600 (it holds account keys). A copy holding fewer accounts or certificates than the backup
+    it pushes aside keeps that one as `.bak.last-good` as well (see store/backup.py).
     """
     if not isinstance(core.db, peewee.SqliteDatabase):
         return _report(BackupResult(ok=True, message=PG_SKIPPED, skipped=True))
     source_path = _sqlite_path(core.db)
     if source_path is None:
         return _report(BackupResult(ok=True, message="skipped: in-memory database", skipped=True))
-    target = core.data.root / BACKUP_NAME
-    previous = core.data.root / f"{BACKUP_NAME}.old"
-    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        _backup_to(source_path, temp)
-        size = temp.stat().st_size
-        had_previous = target.exists()
-        if had_previous:
-            os.replace(target, previous)
-        os.replace(temp, target)
-        fsync_directory(target.parent)
-    except OSError as exc:
-        raise StorageError(f"Could not back up the database to {target}: {os_error_reason(exc)}.",
-                           detail=str(exc)) from exc
-    finally:
-        for leftover in (temp, Path(f"{temp}-journal")):
-            with contextlib.suppress(OSError):
-                leftover.unlink()
-    kept = f"; previous kept as {previous.name}" if had_previous else ""
-    return _report(BackupResult(ok=True, message=f"wrote {target} ({size} bytes){kept}", path=target,
-                                previous=previous if had_previous else None, size=size))
-
-
-def _backup_to(source_path: str, temp: Path) -> None:
-    # Created 0600 before SQLite opens it, so the account keys are never readable by others.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    os.close(os.open(temp, flags, 0o600))
-    if not paths.IS_WINDOWS:
-        os.chmod(temp, 0o600)
-    # mode=rw: never creates a missing file; the backup only reads the source.
-    source = sqlite3.connect(f"{Path(source_path).resolve().as_uri()}?mode=rw", uri=True, timeout=10)
-    try:
-        dest = sqlite3.connect(temp, timeout=10)
-        try:
-            source.backup(dest)  # pages=-1: one step, one read snapshot, whatever others write meanwhile
-            dest.execute("PRAGMA journal_mode=DELETE")  # a standalone file: no -wal beside the backup
-            rows = [row[0] for row in dest.execute("PRAGMA integrity_check")]
-            if rows != ["ok"]:
-                raise StorageError(f"The database backup failed its integrity check ({'; '.join(rows[:5])}); "
-                                   f"the previous backup was kept.")
-        finally:
-            dest.close()
-    except sqlite3.Error as exc:
-        raise StorageError(f"Could not back up the database: {exc}.", detail=str(exc)) from exc
-    finally:
-        source.close()
-    with open(temp, "rb+") as handle:  # data on disk before the rename makes it visible
-        os.fsync(handle.fileno())
+    done = backup.backup_into_folder(Path(source_path), core.data.root)
+    message = f"wrote {done.path} ({done.summary.size} bytes, {done.summary.contents()})"
+    if done.previous is not None:
+        message += f"; previous kept as {done.previous.name}"
+    if done.last_good is not None:
+        message += (f"; the copy holds fewer accounts or certificates than the previous backup, which is also "
+                    f"kept as {done.last_good.name}")
+    return _report(BackupResult(ok=True, message=message, path=done.path, previous=done.previous,
+                                size=done.summary.size, last_good=done.last_good))
 
 
 # -- integrity -------------------------------------------------------------------------------------------
@@ -162,14 +124,15 @@ def integrity_check(core: Core) -> IntegrityResult:
     if not isinstance(core.db, peewee.SqliteDatabase):
         return _report(IntegrityResult(ok=True, message="skipped: PostgreSQL checks its own integrity",
                                        skipped=True))
-    problems = [str(row[0]) for row in core.db.execute_sql("PRAGMA integrity_check").fetchall()]
+    problems = check_rows(core.db.execute_sql("PRAGMA integrity_check").fetchall())
     if problems == ["ok"]:
         problems = []
     for table, rowid, parent, _fk in core.db.execute_sql("PRAGMA foreign_key_check").fetchall():
         problems.append(f"{table} row {rowid} refers to a missing {parent} row")
     if problems:
         shown = "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-        return _report(IntegrityResult(ok=False, message=f"database problems: {shown}",
+        return _report(IntegrityResult(ok=False, message=f"database problems: {shown}; restore the last good "
+                                                         f"backup with `{RESTORE_HINT}`",
                                        problems=problems))
     return _report(IntegrityResult(ok=True, message="database ok"))
 

@@ -9,8 +9,11 @@ import peewee
 from playhouse import db_url
 
 from certify_tui.errors import StorageError, UsageError
-from certify_tui.store import migrations
+from certify_tui.paths import ensure_private_dir, os_error_reason
+from certify_tui.store import guard, migrations
+from certify_tui.store.lock import HolderLock
 from certify_tui.store.models import SchemaVersion, database_proxy
+from certify_tui.store.url import parse_database_url, redact, sqlite_url
 
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",  # readers never block the writer: the TUI and the service share one file
@@ -20,37 +23,86 @@ SQLITE_PRAGMAS = {
 }
 
 
+# The one database this process uses (the models' proxy is process-wide too) holds this lock.
+_holder: HolderLock | None = None
+
+
 def database_url_for(path: Path) -> str:
-    return f"sqlite:///{path.as_posix()}" if path.is_absolute() else f"sqlite:///{path}"
+    return sqlite_url(path)
 
 
-def open_database(url: str) -> peewee.Database:
-    """Connect, bind the models and bring the schema up to date."""
-    try:
-        if url.startswith("sqlite:"):
-            path = url.split("sqlite:///", 1)[-1]
-            db: peewee.Database = peewee.SqliteDatabase(path, pragmas=SQLITE_PRAGMAS)
-            _create_private(Path(path))
-        else:
+def open_database(url: str, *, data_root: Path | None = None) -> peewee.Database:
+    """Connect, bind the models and bring the schema up to date.
+
+    With `data_root` (the data folder), an SQLite database is created only if that folder holds no trace
+    of an earlier one (see guard.py). Every SQLite open runs a time-bounded quick check.
+    """
+    target = parse_database_url(url)
+    if target.path is not None:
+        db: peewee.Database = _open_sqlite(target.path, data_root)
+    else:
+        try:
             db = db_url.connect(url)
-    except (ValueError, RuntimeError, ImportError) as exc:
-        raise UsageError(f"Cannot use database URL '{_redact(url)}': {exc}") from exc
+        except (ValueError, RuntimeError, ImportError) as exc:
+            raise UsageError(f"Cannot use database URL '{target.redacted}': {exc}") from exc
     database_proxy.initialize(db)
     try:
         db.connect(reuse_if_open=True)
+        if target.path is not None:
+            guard.quick_check(db, target.path)  # type: ignore[arg-type]
+            if data_root is not None and not db.table_exists(SchemaVersion._meta.table_name):
+                guard.refuse_new_database(target.path, data_root, "empty (it holds no tables)")
         migrate(db)
     except peewee.ImproperlyConfigured as exc:  # the database driver (e.g. psycopg2) is not installed
-        raise UsageError(f"Cannot use database URL '{_redact(url)}': {exc} "
+        db.close()
+        raise UsageError(f"Cannot use database URL '{target.redacted}': {exc} "
                          f"(install it, e.g. pip install 'certify-tui[postgres]').") from exc
-    except peewee.OperationalError as exc:
-        raise StorageError(f"Cannot open database '{_redact(url)}': {exc}") from exc
+    except peewee.DatabaseError as exc:
+        db.close()
+        if target.path is not None and guard.is_damage(exc):
+            raise guard.damaged(target.path, str(exc)) from exc
+        raise StorageError(f"Cannot open database '{target.redacted}': {exc}") from exc
+    except BaseException:
+        db.close()
+        raise
+    finally:
+        if db.is_closed():
+            close_database()  # refused: let go of the lock too
     return db
 
 
+def _open_sqlite(path: Path, data_root: Path | None) -> peewee.SqliteDatabase:
+    """Check the file before SQLite touches it: SQLite would silently start afresh on a missing or empty one."""
+    try:
+        if path.is_dir():
+            raise UsageError(f"The database path {path} is a folder; name a file inside it.")
+        size = path.stat().st_size if path.exists() else None
+    except OSError as exc:
+        raise StorageError(f"Cannot read the database file {path}: {os_error_reason(exc)}.") from exc
+    if data_root is not None and not size:
+        guard.refuse_new_database(path, data_root, "missing" if size is None else "empty (0 bytes)")
+    _create_private(path)
+    _hold(path)
+    return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS)
+
+
+def _hold(path: Path) -> None:
+    """Hold the database's shared lock while it is open, so `db restore` cannot swap it under us."""
+    global _holder
+    if _holder is not None:
+        _holder.release()
+        _holder = None
+    _holder = HolderLock.shared(path)
+
+
 def close_database() -> None:
+    global _holder
     db = database_proxy.obj
     if db is not None and not db.is_closed():
         db.close()
+    if _holder is not None:
+        _holder.release()
+        _holder = None
 
 
 def migrate(db: peewee.Database) -> int:
@@ -72,18 +124,19 @@ def migrate(db: peewee.Database) -> int:
 
 def _create_private(path: Path) -> None:
     """Create the SQLite file 0600 before SQLite does, since it holds account keys."""
-    if str(path) in ("", ":memory:") or path.exists():
+    if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-    os.close(fd)
+    try:
+        if not path.parent.exists():  # only a folder we create is made 0700; an existing one is the user's
+            ensure_private_dir(path.parent)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | getattr(os, "O_BINARY", 0), 0o600)
+        os.close(fd)
+    except StorageError as exc:
+        raise StorageError(f"Cannot create the database file {path}: {exc.message}", detail=exc.detail) from exc
+    except OSError as exc:
+        raise StorageError(f"Cannot create the database file {path}: {os_error_reason(exc)}; "
+                           f"choose a folder you can write to.", detail=str(exc)) from exc
 
 
 def _redact(url: str) -> str:
-    """Hide a password in a URL before it reaches a message or a log."""
-    if "://" in url and "@" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+    return redact(url)
