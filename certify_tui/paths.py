@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from certify_tui.errors import StorageError, UsageError
+from certify_tui.oserrors import storage_error
 
 APP_NAME = "certify-tui"
 ENV_DATA_DIR = "CERTIFY_TUI_DATA_DIR"
@@ -164,7 +165,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise StorageError(f"Could not write {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
+        raise write_error(path, exc) from exc
     fsync_directory(path.parent)
 
 
@@ -176,7 +177,13 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     try:
         _write_synced(Path(path), data, mode)
     except OSError as exc:
-        raise StorageError(f"Could not write {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
+        raise write_error(path, exc) from exc
+
+
+def write_error(path: Path | str, exc: OSError) -> StorageError:
+    """The one-line error for a failed write of `path`: a full disk and a read-only folder say so first."""
+    return storage_error(exc, str(path)) or StorageError(f"Could not write {path}: {os_error_reason(exc)}.",
+                                                         detail=str(exc))
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -77,6 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         print("certify-tui: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for a user; -v shows it
+        from certify_tui.oserrors import explain
+        from certify_tui.paths import DataDir
+
+        data = DataDir.resolve(args.data_dir)
+        known = explain(exc, data.database_path, data.root)  # a full disk, a read-only data folder
+        if known is not None:
+            print(f"certify-tui: error: {known.message}", file=sys.stderr)
+            return known.exit_code
         print(f"certify-tui: error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
         if args.verbose:
             import traceback

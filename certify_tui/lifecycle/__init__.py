@@ -22,18 +22,22 @@ from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import accounts, certificates, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
+from certify_tui.logfiles import PrivateFileHandler
+from certify_tui.oserrors import is_read_only_folder
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.plugins import Param
+from certify_tui.renewal.repair import repair_interrupted
 from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
+from certify_tui.store.readonly import open_read_only
 
 if TYPE_CHECKING:
     from certify_tui.diagnostics import Check
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.renewal.engine import RenewOutcome
 
-_app_handler: logging.FileHandler | None = None
+_app_handler: PrivateFileHandler | None = None
 
 
 @dataclass
@@ -41,12 +45,22 @@ class Core:
     data: DataDir
     db: peewee.Database
 
+    read_only: bool = False  # the data folder is on a read-only file system: commands that write fail
+
     @classmethod
     def open(cls, data_dir: str | None = None, database: str | None = None) -> Core:
-        data = DataDir.resolve(data_dir).create()
+        data = DataDir.resolve(data_dir)
+        read_only = data.root.is_dir() and is_read_only_folder(data.root)
+        if not read_only:
+            data.create()
         _log_to_file(data)
-        db = open_database(database or database_url_for(data.database_path))
-        return cls(data, db)
+        if read_only and database is None:
+            db = open_read_only(data.database_path)
+        else:
+            db = open_database(database or database_url_for(data.database_path))
+        if not read_only:
+            repair_interrupted(data)  # a killed or failed store: make live/ agree with the database
+        return cls(data, db, read_only)
 
     def close(self) -> None:
         close_database()
@@ -229,7 +243,10 @@ class Core:
 
 
 def _log_to_file(data: DataDir) -> None:
-    """Send the app log to this data folder's file (one handler per process, moved if the folder changes)."""
+    """Send the app log to this data folder's file (one handler per process, moved if the folder changes).
+
+    The file is created 0600 at the first record, and a record that cannot be written (a full disk, a
+    read-only folder) is dropped without a traceback: see logfiles.PrivateFileHandler."""
     global _app_handler
     if _app_handler is not None and _app_handler.baseFilename == str(data.app_log):
         return
@@ -237,7 +254,7 @@ def _log_to_file(data: DataDir) -> None:
     if _app_handler is not None:
         logger.removeHandler(_app_handler)
         _app_handler.close()
-    _app_handler = logging.FileHandler(data.app_log, encoding="utf-8")
+    _app_handler = PrivateFileHandler(data.app_log)
     _app_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(_app_handler)
     logger.setLevel(logging.INFO)

@@ -1,0 +1,156 @@
+"""A full disk, a read-only data folder, and `kill -9` leftovers, with the real `certify-tui` and Pebble.
+
+The data folder lives on a small tmpfs mounted for the test (root only: skipped with the reason
+otherwise), so "No space left on device" and "Read-only file system" come from the kernel itself.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from integration.helpers import LIVE_ROLES, unique, verify_issued
+from integration.test_cli import Run, add_account, add_cert, cli, ok
+from servers.pebble import PebbleServer
+
+pytestmark = pytest.mark.pebble
+
+NAMES = ["full.example.test"]
+
+
+def _mount(target: Path, *options: str, source: str = "tmpfs", kind: str | None = "tmpfs") -> None:
+    argv = ["mount", *(["-t", kind] if kind else []), *(["-o", ",".join(options)] if options else []),
+            source, str(target)]
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a test file system here ({' '.join(argv)}): {proc.stderr.strip()}")
+
+
+def _umount(target: Path) -> None:
+    subprocess.run(["umount", "-l", str(target)], capture_output=True, check=False)
+
+
+@pytest.fixture
+def small_fs(tmp_path: Path) -> Iterator[Path]:
+    """A 3 MiB tmpfs: room for a data folder, easy to fill."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    mount_point = tmp_path / "small"
+    mount_point.mkdir()
+    _mount(mount_point, "size=3m", "mode=0700")
+    try:
+        yield mount_point
+    finally:
+        _umount(mount_point)
+
+
+def _fill(fs: Path, leave: int) -> Path:
+    """Fill `fs` up, then give back `leave` bytes; returns the filler file (delete it to free space)."""
+    filler = fs / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for chunk in (65536, 4096, 512, 1):
+            while True:
+                try:
+                    if os.write(fd, b"\0" * chunk) < chunk:
+                        break
+                except OSError as exc:
+                    assert exc.errno == errno.ENOSPC, exc
+                    break
+    finally:
+        os.close(fd)
+    size = filler.stat().st_size
+    os.truncate(filler, max(0, size - leave))
+    return filler
+
+
+def _db_current(data: Path, name: str) -> tuple[int, str] | None:
+    """(version, archive folder name) of the newest version row, read straight from SQLite."""
+    db = sqlite3.connect(f"{(data / 'certify.db').as_uri()}?mode=ro", uri=True)
+    try:
+        row = db.execute(
+            "SELECT v.version, v.archive_dir FROM certificate_version v JOIN managed_certificate c "
+            "ON v.certificate_id = c.id WHERE c.name = ? ORDER BY v.version DESC LIMIT 1", (name,)).fetchone()
+    finally:
+        db.close()
+    return (row[0], Path(row[1]).name) if row else None
+
+
+def _live_target(data: Path, name: str) -> str:
+    return Path(os.readlink(data / "certificates" / name / "live")).name
+
+
+def _assert_consistent(data: Path, name: str) -> None:
+    current = _db_current(data, name)
+    assert current is not None
+    assert _live_target(data, name) == current[1], (os.listdir(data / "certificates" / name / "archive"), current)
+    archive = data / "certificates" / name / "archive"
+    # Every archived folder is one the database knows: no orphan from the failed attempt.
+    known = _db_folders(data, name)
+    assert {p.name for p in archive.iterdir()} <= known, (sorted(p.name for p in archive.iterdir()), known)
+
+
+def _db_folders(data: Path, name: str) -> set[str]:
+    db = sqlite3.connect(f"{(data / 'certify.db').as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT v.archive_dir FROM certificate_version v JOIN managed_certificate c "
+                          "ON v.certificate_id = c.id WHERE c.name = ?", (name,)).fetchall()
+    finally:
+        db.close()
+    return {Path(r[0]).name for r in rows}
+
+
+def _live(data: Path, name: str) -> dict[str, bytes]:
+    live = data / "certificates" / name / "live"
+    return {role: (live / f"{role}.pem").read_bytes() for role in LIVE_ROLES}
+
+
+def _no_traceback(run: Run) -> None:
+    assert "Traceback" not in run.out + run.err, str(run)
+    assert "unexpected" not in (run.out + run.err).lower(), str(run)
+
+
+def _issue(data: Path, pebble: PebbleServer, name: str) -> None:
+    add_account(data, pebble, f"{unique('full')}@example.com")
+    add_cert(data, pebble, name, *NAMES)
+    ok(data, "cert", "request", name)
+
+
+# -- item 4: disk full ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("leave", [36000, 44000, 52000, 60000, 70000, 100000])
+def test_renew_on_a_full_disk_fails_cleanly_and_stays_consistent(
+        pebble: PebbleServer, small_fs: Path, leave: int) -> None:
+    data = small_fs / "data"
+    name = "full"
+    _issue(data, pebble, name)
+    before = _live(data, name)
+    verify_issued({r: str(data / "certificates" / name / "live" / f"{r}.pem") for r in LIVE_ROLES},
+                  NAMES, pebble.root_pem())
+    filler = _fill(small_fs, leave)
+
+    run = cli(data, "renew", name, "--force")
+
+    _no_traceback(run)
+    assert run.code == 1, str(run)
+    errors = [line for line in run.err.splitlines() if line.strip()]
+    assert len(errors) == 1, str(run)
+    assert "No space left on device" in errors[0], str(run)
+    assert " while " in errors[0] or str(data) in errors[0], str(run)  # says what was being written
+    assert _live(data, name) == before
+    _assert_consistent(data, name)
+
+    # Space again: the next run repairs whatever is left and renews.
+    filler.unlink()
+    again = ok(data, "renew", name, "--force")
+    _no_traceback(again)
+    _assert_consistent(data, name)
+    assert _live(data, name) != before
+    assert _db_current(data, name)[0] == max(int(p.name[:4]) for p in (data / "certificates" / name / "archive")
+                                             .iterdir())
