@@ -110,6 +110,8 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
 
 
 def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[StoredVersion, AcmeSession]:
+    for action in repair.repair_certificate(data, cert):  # under the lease: what a killed run left behind
+        log.info(f"repair: {action}")
     files = CertificateFiles(data.certificates, cert.name)
     pending_key_path = files.base / PENDING_KEY
     key_pem = _pending_key(cert, pending_key_path) or _new_key(cert, files, log)

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sqlite3
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,3 +156,121 @@ def test_renew_on_a_full_disk_fails_cleanly_and_stays_consistent(
     assert _live(data, name) != before
     assert _db_current(data, name)[0] == max(int(p.name[:4]) for p in (data / "certificates" / name / "archive")
                                              .iterdir())
+
+
+# -- item 4 (ordering) and item 6: kill -9 at each step of storing a version --------------------------------
+
+# Runs a request in a child process that SIGKILLs itself at one point of storing the version (the real
+# code, with one function wrapped), so nothing after that point runs: no finally, no cleanup.
+_KILLER = r"""
+import os, signal, sys
+from certify_tui import certfiles, paths
+from certify_tui.lifecycle import Core, request
+
+data_dir, name, step = sys.argv[1:4]
+
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def wrap(owner, attr, *, kill_before=False, when=lambda *a, **k: True):
+    original = getattr(owner, attr)
+
+    def wrapper(*args, **kwargs):
+        if kill_before and when(*args, **kwargs):
+            die()
+        result = original(*args, **kwargs)
+        if when(*args, **kwargs):
+            die()
+        return result
+
+    setattr(owner, attr, wrapper)
+
+
+if step == "pending-temp":  # the order's key half-written: a 0-byte .pending-privkey.pem.*.tmp
+    original = paths._write_synced
+
+    def write(path, data, mode):
+        if path.name.startswith(".pending-"):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+            die()
+        return original(path, data, mode)
+
+    paths._write_synced = write
+elif step == "half-archived":  # two of the four files of the new version written
+    written = []
+    wrap(certfiles, "write_new_file", when=lambda *a, **k: written.append(1) or len(written) == 2)
+elif step == "archived":  # the version complete in archive/, nothing recorded
+    wrap(request, "_record_success", kill_before=True)
+elif step == "switched":  # live switched, the transaction not committed
+    wrap(certfiles.CertificateFiles, "switch_live")
+elif step == "committed":  # recorded and switched, the intent mark not yet removed
+    from certify_tui.renewal import repair
+
+    wrap(repair, "clear_mark", kill_before=True)
+else:
+    raise SystemExit(f"unknown step {step}")
+
+core = Core.open(data_dir)
+core.request(name)
+raise SystemExit("the request was not interrupted")
+"""
+
+
+def _leftovers(data: Path, name: str) -> list[str]:
+    base = data / "certificates" / name
+    found = [p.name for p in base.glob(".*.tmp")] + [p.name for p in (base / "archive").glob(".*")]
+    marks = data / "certificates" / ".storing"
+    found += [f".storing/{p.name}" for p in marks.iterdir()] if marks.is_dir() else []
+    return found
+
+
+@pytest.mark.parametrize("step", ["pending-temp", "half-archived", "archived", "switched", "committed"])
+def test_kill_9_while_storing_is_repaired_at_the_next_start(
+        pebble: PebbleServer, tmp_path: Path, step: str) -> None:
+    data = tmp_path / "data"
+    name = "killed"
+    _issue(data, pebble, name)
+    before = _live(data, name)
+    first = _db_current(data, name)
+
+    child = subprocess.run([sys.executable, "-c", _KILLER, str(data), name, step], capture_output=True,
+                           text=True, timeout=120, stdin=subprocess.DEVNULL, check=False)
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stdout, child.stderr)
+
+    # The next start (any command, here a read-only one) repairs.
+    shown = ok(data, "cert", "show", name, "--json")
+    _no_traceback(shown)
+    _assert_consistent(data, name)
+    # A temporary file written during the order (no store had begun) waits for the next request's repair.
+    assert _leftovers(data, name) == ([] if step != "pending-temp" else [_temp_name(data, name)])
+    if step == "committed":
+        assert _db_current(data, name)[0] == first[0] + 1
+        assert _live(data, name) != before
+    else:
+        assert _db_current(data, name) == first
+        assert _live(data, name) == before
+    assert shown.json()["serial"] == _serial_of_live(data, name)
+
+    # And the certificate renews normally afterwards: one folder per serial, all recorded.
+    ok(data, "cert", "request", name)
+    _assert_consistent(data, name)
+    assert _leftovers(data, name) == []
+    folders = [p.name for p in (data / "certificates" / name / "archive").iterdir()]
+    serials = [folder.split("-", 1)[1] for folder in folders]
+    assert len(serials) == len(set(serials)), folders
+
+
+def _serial_of_live(data: Path, name: str) -> str:
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(_live(data, name)["cert"])
+    serial = f"{cert.serial_number:x}"
+    return serial.rjust(len(serial) + len(serial) % 2, "0")
+
+
+def _temp_name(data: Path, name: str) -> str:
+    (temp,) = (data / "certificates" / name).glob(".pending-privkey.pem.*.tmp")
+    assert temp.stat().st_size == 0
+    return temp.name
