@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.helpers import LIVE_ROLES, unique, verify_issued
-from integration.test_cli import Run, add_account, add_cert, cli, ok
+from integration.helpers import LIVE_ROLES, mode_of, unique, verify_issued
+from integration.test_cli import Run, add_account, add_cert, clean_error, cli, ok
 from servers.pebble import PebbleServer
 
 pytestmark = pytest.mark.pebble
@@ -274,3 +274,148 @@ def _temp_name(data: Path, name: str) -> str:
     (temp,) = (data / "certificates" / name).glob(".pending-privkey.pem.*.tmp")
     assert temp.stat().st_size == 0
     return temp.name
+
+
+def test_daily_maintenance_removes_leftovers_of_an_older_kill(pebble: PebbleServer, data_dir: Path) -> None:
+    """Leftovers without an intent mark (an older version, or a lost mark) go in the daily cleanup step."""
+    from certify_tui.lifecycle import Core
+    from certify_tui.renewal import maintenance
+
+    name = "old-kill"
+    _issue(data_dir, pebble, name)
+    base = data_dir / "certificates" / name
+    (recorded,) = (base / "archive").iterdir()
+    # What the issue found: the same serial archived twice, and 0-byte temporary files.
+    number, serial = recorded.name.split("-", 1)
+    twin = base / "archive" / f"{int(number) + 1:04d}-{serial}"
+    twin.mkdir(mode=0o700)
+    for pem in recorded.iterdir():
+        (twin / pem.name).write_bytes(pem.read_bytes())
+    (base / ".pending-privkey.pem.0123456789ab.tmp").touch()
+    stale_root_temp = data_dir / ".certify.db.bak.0123456789ab.tmp"
+    stale_root_temp.touch()
+    os.utime(stale_root_temp, (1_000_000_000, 1_000_000_000))
+    fresh_root_temp = data_dir / ".settings.0123456789ab.tmp"  # may be another process's, being written
+    fresh_root_temp.touch()
+
+    core = Core.open(str(data_dir))
+    try:
+        results = {r.step: r for r in maintenance.run_daily(core)}
+    finally:
+        core.close()
+
+    cleanup = results["cleanup"]
+    assert cleanup.ok, cleanup.message
+    assert not twin.exists() and recorded.is_dir()
+    assert list(base.glob(".*.tmp")) == []
+    assert not stale_root_temp.exists() and fresh_root_temp.exists()
+    assert any(twin.name in action for action in cleanup.actions), cleanup.actions
+    _assert_consistent(data_dir, name)
+
+
+# -- item 5: a read-only data folder ----------------------------------------------------------------------
+
+
+def _read_only_view(fs: Path, tmp_path: Path) -> Path:
+    """`fs` bind-mounted read-only at another place (root can write through chmod, not through this)."""
+    view = tmp_path / "read-only"
+    view.mkdir()
+    _mount(view, "bind", source=str(fs), kind=None)
+    _mount(view, "remount", "bind", "ro", source=str(fs), kind=None)
+    with pytest.raises(OSError) as info:
+        (view / "probe").touch()
+    assert info.value.errno == errno.EROFS
+    return view
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(root)): (p.lstat().st_size, p.lstat().st_mtime_ns) for p in root.rglob("*")}
+
+
+def test_read_only_data_folder(pebble: PebbleServer, small_fs: Path, tmp_path: Path) -> None:
+    data = small_fs / "data"
+    name = "inspect"
+    _issue(data, pebble, name)
+    writable = {args: ok(data, *args) for args in [("cert", "list"), ("cert", "show", name, "--json")]}
+    status_rw = cli(data, "status")
+    view = _read_only_view(small_fs, tmp_path)
+    try:
+        ro = view / "data"
+        before = _tree(small_fs)
+
+        for args, expected in writable.items():
+            run = ok(ro, *args)
+            _no_traceback(run)
+            assert run.out.replace(str(view), str(small_fs)) == expected.out, str(run)
+            assert run.err == "", str(run)
+        status = cli(ro, "status")
+        _no_traceback(status)
+        assert (status.code, status.out.replace(str(view), str(small_fs))) == (status_rw.code, status_rw.out)
+
+        added = cli(ro, "cert", "add", "other", "--domain", "other.example.test")
+        line = clean_error(added, 1)
+        assert "read-only" in line.lower() and str(ro) in line, line
+        renewed = cli(ro, "renew", name, "--force")
+        _no_traceback(renewed)
+        assert renewed.code == 1, str(renewed)
+        assert len(renewed.err.strip().splitlines()) == 1 and "read-only" in renewed.err.lower(), str(renewed)
+        assert _tree(small_fs) == before  # nothing was written, not even a log line
+    finally:
+        _umount(view)
+
+
+# -- item 19 and the logging half of item 4: log files ----------------------------------------------------
+
+
+def _cli_with_umask(data: Path, umask: int, *args: str) -> Run:
+    from integration.test_cli import CLI, _env
+
+    proc = subprocess.run([str(CLI), "--data-dir", str(data), *args], capture_output=True, text=True,
+                          env=_env(), timeout=120, stdin=subprocess.DEVNULL, umask=umask, check=False)
+    return Run(args, proc.returncode, proc.stdout, proc.stderr)
+
+
+def test_log_files_are_private_even_under_umask_000(pebble: PebbleServer, data_dir: Path) -> None:
+    name = "private-logs"
+    for args in (("account", "add", "--email", f"{unique('logs')}@example.com", "--ca", pebble.directory_url,
+                  "--ca-bundle", pebble.https_ca_bundle, "--allow-internal-names", "--agree-tos"),
+                 ("cert", "add", name, "--domain", "logs.example.test", "--option", "address=127.0.0.1",
+                  "--option", f"port={pebble.http_port}"),
+                 ("cert", "request", name)):
+        run = _cli_with_umask(data_dir, 0, *args)
+        assert run.code == 0, str(run)
+    app_log = data_dir / "logs" / "certify-tui.log"
+    cert_log = data_dir / "logs" / "certificates" / f"{name}.log"
+    assert app_log.stat().st_size > 0 and cert_log.stat().st_size > 0
+    assert mode_of(app_log) == 0o600, oct(mode_of(app_log))
+    assert mode_of(cert_log) == 0o600, oct(mode_of(cert_log))
+
+    # A log an older version left world-readable is tightened when next written.
+    os.chmod(app_log, 0o644)
+    os.chmod(cert_log, 0o644)
+    assert _cli_with_umask(data_dir, 0, "cert", "request", name).code == 0
+    assert mode_of(app_log) == 0o600 and mode_of(cert_log) == 0o600
+
+
+def test_a_full_log_disk_costs_no_traceback(pebble: PebbleServer, data_dir: Path, tmp_path: Path) -> None:
+    """The logs folder on its own full file system: every log write fails, the request still succeeds quietly."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        pytest.skip("mounting a small file system needs root")
+    name = "quiet"
+    _issue(data_dir, pebble, name)
+    logs = data_dir / "logs"
+    for child in logs.rglob("*"):
+        if child.is_file():
+            child.unlink()
+    _mount(logs, "size=64k", "mode=0700")
+    try:
+        (logs / "certificates").mkdir(mode=0o700)
+        _fill(logs, 0)
+        for args in (("cert", "request", name), ("-v", "cert", "list"), ("renew", name, "--force")):
+            run = ok(data_dir, *args)
+            _no_traceback(run)
+            assert "Traceback" not in run.err and "Errno" not in run.err, str(run)
+            assert run.err.count("\n") <= (1 if args[0] == "-v" else 0), str(run)
+        _assert_consistent(data_dir, name)
+    finally:
+        _umount(logs)
