@@ -16,14 +16,14 @@ import peewee
 
 from certify_tui.ca.presets import PRESETS, CAPreset
 from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, providers_for
-from certify_tui.errors import UsageError
+from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import accounts, certificates, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.logfiles import PrivateFileHandler
-from certify_tui.oserrors import is_read_only_folder
+from certify_tui.oserrors import is_read_only_folder, storage_error
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.plugins import Param
@@ -54,10 +54,7 @@ class Core:
         if not read_only:
             data.create()
         _log_to_file(data)
-        if read_only and database is None:
-            db = open_read_only(data.database_path)
-        else:
-            db = open_database(database or database_url_for(data.database_path))
+        db = _open_db(data, database, read_only)
         if not read_only:
             repair_interrupted(data)  # a killed or failed store: make live/ agree with the database
         return cls(data, db, read_only)
@@ -240,6 +237,19 @@ class Core:
     def certificate_log(self, name: str) -> str:
         path = self.data.certificate_log(certificates.get_certificate(name).name)
         return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+def _open_db(data: DataDir, database: str | None, read_only: bool) -> peewee.Database:
+    if read_only and database is None:
+        return open_read_only(data.database_path)
+    try:
+        return open_database(database or database_url_for(data.database_path))
+    except StorageError as exc:
+        # SQLite says only "disk I/O error" when it cannot even create its shared-memory file.
+        full = storage_error(exc, f"the database {data.database_path}", data.root) if database is None else None
+        if full is None:
+            raise
+        raise full from exc
 
 
 def _log_to_file(data: DataDir) -> None:
