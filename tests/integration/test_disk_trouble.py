@@ -428,3 +428,70 @@ def test_a_full_log_disk_costs_no_traceback(pebble: PebbleServer, data_dir: Path
         _assert_consistent(data_dir, name)
     finally:
         _umount(logs)
+
+
+# -- item 4: a failure injected at each step of storing, in process ----------------------------------------
+
+
+@pytest.mark.parametrize("step", ["archive", "switch", "commit", "commit-and-switch-back"])
+def test_a_failure_while_storing_leaves_database_and_live_in_agreement(
+        pebble: PebbleServer, data_dir: Path, monkeypatch: pytest.MonkeyPatch, step: str) -> None:
+    import peewee
+    from integration.helpers import add_account as add_core_account
+    from integration.helpers import add_standalone_cert
+
+    from certify_tui import certfiles
+    from certify_tui.errors import StorageError
+    from certify_tui.lifecycle import Core
+
+    name = "inject"
+    core = Core.open(str(data_dir))
+    try:
+        add_core_account(core, pebble)
+        add_standalone_cert(core, pebble, name, NAMES)
+        core.request(name)
+        before, first = _live(data_dir, name), _db_current(data_dir, name)
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        real_switch = certfiles.CertificateFiles.switch_live
+        switches: list[Path] = []
+
+        def write(path: Path, data: bytes, mode: int = 0o644) -> None:
+            raise certfiles.paths.write_error(path, full)
+
+        def switch(files: certfiles.CertificateFiles, directory: Path) -> None:
+            switches.append(directory)  # the second switch is the one putting the old version back
+            if step == "switch" or (step == "commit-and-switch-back" and len(switches) == 2):
+                raise files._error("Could not switch", files.live_dir, full)
+            real_switch(files, directory)
+
+        def commit() -> None:
+            raise peewee.OperationalError("database or disk is full")
+
+        if step == "archive":
+            monkeypatch.setattr(certfiles, "write_new_file", write)
+        else:
+            monkeypatch.setattr(certfiles.CertificateFiles, "switch_live", switch)
+        if step.startswith("commit"):
+            monkeypatch.setattr(core.db, "commit", commit)
+
+        with pytest.raises(StorageError) as info:
+            core.request(name)
+        monkeypatch.undo()
+
+        assert info.value.message.startswith("No space left on device while writing "), info.value.message
+        view = core.certificate_view(core.get_certificate(name))
+        assert view["status"] == "failed" and view["last_error"] == info.value.message
+        if step == "commit-and-switch-back":
+            # live shows the unrecorded version until the next start puts it back.
+            assert _live(data_dir, name) != before and _db_current(data_dir, name) == first
+            marks = data_dir / "certificates" / ".storing"
+            assert [p.name for p in marks.iterdir()] == [name]
+            core.close()
+            core = Core.open(str(data_dir))
+        assert _live(data_dir, name) == before
+        assert _db_current(data_dir, name) == first
+        _assert_consistent(data_dir, name)
+        assert _leftovers(data_dir, name) == []
+        assert core.certificate_view(core.get_certificate(name))["serial"] == _serial_of_live(data_dir, name)
+    finally:
+        core.close()
