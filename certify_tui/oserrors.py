@@ -83,8 +83,8 @@ def storage_error(exc: BaseException, what: str, folder: Path | None = None) -> 
     if cause == DISK_FULL:
         return StorageError(f"{DISK_FULL} while writing {what}: free some space and try again.", detail=str(exc))
     if cause == READ_ONLY:
-        where = f" ({folder})" if folder is not None else ""
-        return StorageError(f"{READ_ONLY} while writing {what}: the data folder{where} is read-only; "
+        where = f" {folder}" if folder is not None else ""
+        return StorageError(f"Cannot write {what}: the data folder{where} is on a read-only file system; "
                             f"remount it read-write to make changes.", detail=str(exc))
     return None
 

@@ -20,16 +20,31 @@ def open_read_only(path: Path) -> peewee.Database:
     if not path.is_file():
         raise StorageError(f"The data folder {path.parent} is read-only and has no database ({path.name}); "
                            f"remount it read-write to create one.")
-    db = peewee.SqliteDatabase(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True,
-                               pragmas={"foreign_keys": 1})
-    database_proxy.initialize(db)
     try:
-        db.connect(reuse_if_open=True)
-        current = SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+        db, current = _connect(path, "mode=ro")  # reads a write-ahead log too, if its -shm file is there
     except peewee.PeeweeException as exc:
-        raise StorageError(f"Cannot read the database {path} (read-only data folder): {exc}.") from exc
+        wal = path.with_name(f"{path.name}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            # immutable=1 would ignore the log and show stale data: better say so.
+            raise StorageError(f"Cannot read the database {path}: its latest changes are still in {wal.name} "
+                               f"and the data folder is read-only; remount it read-write once.") from exc
+        try:
+            db, current = _connect(path, "mode=ro&immutable=1")
+        except peewee.PeeweeException as again:
+            raise StorageError(f"Cannot read the database {path} (read-only data folder): {again}.") from again
     if current != migrations.LATEST:
         raise StorageError(f"The database {path} has schema version {current} and this certify-tui needs "
                            f"{migrations.LATEST}: the data folder is read-only, so it cannot be upgraded; "
                            f"remount it read-write once.")
     return db
+
+
+def _connect(path: Path, options: str) -> tuple[peewee.Database, int]:
+    db = peewee.SqliteDatabase(f"{path.resolve().as_uri()}?{options}", uri=True, pragmas={"foreign_keys": 1})
+    database_proxy.initialize(db)
+    db.connect(reuse_if_open=True)
+    try:
+        return db, SchemaVersion.select(peewee.fn.MAX(SchemaVersion.version)).scalar() or 0
+    except peewee.PeeweeException:
+        db.close()
+        raise

@@ -345,7 +345,14 @@ def test_read_only_data_folder(pebble: PebbleServer, small_fs: Path, tmp_path: P
     data = small_fs / "data"
     name = "inspect"
     _issue(data, pebble, name)
+    # Another process keeps the database open (a running service), so the last change stays in the
+    # write-ahead log: the read-only view must still show it, not the older main file.
+    holder = sqlite3.connect(data / "certify.db")
+    holder.execute("SELECT COUNT(*) FROM managed_certificate").fetchall()
+    add_cert(data, pebble, "second", "second.example.test")
+    assert (data / "certify.db-wal").stat().st_size > 0
     writable = {args: ok(data, *args) for args in [("cert", "list"), ("cert", "show", name, "--json")]}
+    assert "second" in writable[("cert", "list")].out
     status_rw = cli(data, "status")
     view = _read_only_view(small_fs, tmp_path)
     try:
@@ -371,6 +378,7 @@ def test_read_only_data_folder(pebble: PebbleServer, small_fs: Path, tmp_path: P
         assert _tree(small_fs) == before  # nothing was written, not even a log line
     finally:
         _umount(view)
+        holder.close()
 
 
 # -- item 19 and the logging half of item 4: log files ----------------------------------------------------
