@@ -252,7 +252,8 @@ class CertificateFiles:
     def is_complete(self, directory: Path) -> bool:
         """Every file of a version is there and the set still verifies (a crash may have cut it short)."""
         try:
-            _verify((directory / FILE_NAMES["fullchain"]).read_bytes(), (directory / FILE_NAMES["privkey"]).read_bytes())
+            _verify((directory / FILE_NAMES["fullchain"]).read_bytes(),
+                    (directory / FILE_NAMES["privkey"]).read_bytes())
             return all((directory / name).is_file() for name in FILE_NAMES.values())
         except (OSError, StorageError):
             return False

@@ -197,10 +197,10 @@ def _switch_back(files: CertificateFiles, previous: str | None) -> bool:
 
 
 def _reload(cert: ManagedCertificate) -> None:
+    """Forget the in-memory values of a rolled-back success, so a failure record cannot save them."""
     with contextlib.suppress(peewee.PeeweeException):
-        fresh = type(cert).get_by_id(cert.id)
-        cert.__data__ = dict(fresh.__data__)
-        cert._dirty.clear()
+        cert.__data__ = dict(type(cert).get_by_id(cert.id).__data__)
+    cert._dirty.clear()
 
 
 def _pending_key(cert: ManagedCertificate, path) -> bytes | None:  # type: ignore[no-untyped-def]
