@@ -135,7 +135,7 @@ def _issue(data: Path, pebble: PebbleServer, name: str) -> None:
 # -- item 4: disk full ------------------------------------------------------------------------------------
 
 
-# Each level runs out at a different step (opening the database, a row, the archive, the commit); all
+# Each level runs out at a different step (opening the database, a database row, an archived file); all
 # stay clear of ~100 KB, where the renewal is stored and only the deployment status cannot be saved.
 @pytest.mark.parametrize("leave", [0, 36000, 44000, 52000, 60000, 70000, 80000])
 def test_renew_on_a_full_disk_fails_cleanly_and_stays_consistent(
