@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives import serialization
 
 from certify_tui import paths
 from certify_tui.errors import StorageError, UsageError
+from certify_tui.oserrors import cause_of, storage_error
 from certify_tui.paths import (
     check_certificate_name,
     ensure_private_dir,
@@ -164,6 +165,18 @@ class CertificateFiles:
 
     def install(self, fullchain_pem: bytes, key_pem: bytes) -> StoredVersion:
         """Verify, archive as a new version, then switch `live` to it; StorageError leaves `live` as it was."""
+        stored = self.archive_version(fullchain_pem, key_pem)
+        try:
+            self.switch_live(stored.directory)
+        except StorageError:
+            self.discard(stored.directory)
+            raise
+        return stored
+
+    def archive_version(self, fullchain_pem: bytes, key_pem: bytes) -> StoredVersion:
+        """Verify and write a new archived version, read back intact; `live` is not touched.
+
+        The caller records the version (database) and then calls `switch_live`; see lifecycle.request."""
         leaf, chain = _verify(fullchain_pem, key_pem)
         cert_pem = _pem(leaf)
         chain_pem = b"".join(_pem(c) for c in chain)
@@ -180,18 +193,17 @@ class CertificateFiles:
             if not paths.IS_WINDOWS:
                 os.chmod(directory, 0o700)
         except OSError as exc:
-            raise _fail(f"Could not create {directory}: {os_error_reason(exc)}.", exc) from exc
+            raise self._error(f"Could not create {directory}", directory, exc) from exc
         try:
             self._write_set(directory, contents)
             for kind, data in contents.items():  # read back: never point live at a short or corrupt file
                 if (directory / FILE_NAMES[kind]).read_bytes() != data:
                     raise _fail(f"The archived {FILE_NAMES[kind]} in {directory} does not read back intact.")
-            self._switch_live(directory, contents)
         except (OSError, StorageError) as exc:
-            shutil.rmtree(directory, ignore_errors=True)
+            self.discard(directory)
             if isinstance(exc, StorageError):
                 raise
-            raise _fail(f"Could not store the certificate {self.name}: {os_error_reason(exc)}.", exc) from exc
+            raise self._error(f"Could not store the certificate {self.name}", directory, exc) from exc
 
         return StoredVersion(
             version=version,
@@ -203,6 +215,51 @@ class CertificateFiles:
             issuer=leaf.issuer.rfc4514_string(),
             files={kind: str(path) for kind, path in self.live_files().items()},
         )
+
+    def switch_live(self, directory: Path) -> None:
+        """Point `live` at an archived version (all at once); StorageError leaves `live` as it was."""
+        try:
+            contents = {kind: (directory / file_name).read_bytes() for kind, file_name in FILE_NAMES.items()}
+            self._switch_live(directory, contents)
+        except OSError as exc:
+            raise self._error(f"Could not switch the live files of {self.name}", self.live_dir, exc) from exc
+
+    def remove_live(self) -> None:
+        """Remove the live set (a version that was never recorded); the archive stays."""
+        try:
+            if os.path.lexists(self.live_dir):
+                _remove(self.live_dir)
+                fsync_directory(self.base)
+        except OSError as exc:
+            raise self._error(f"Could not remove {self.live_dir}", self.live_dir, exc) from exc
+
+    def discard(self, directory: Path) -> None:
+        """Remove an archived version that never became current (best effort: repair retries it)."""
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def live_folder(self) -> str | None:
+        """The name of the archive folder `live` shows, or None (no live set, or one matching no version)."""
+        version = self._live_version()
+        if version is None:
+            return None
+        directory = self._version_dirs().get(version)
+        return directory.name if directory is not None else None
+
+    def folders(self) -> dict[int, Path]:
+        """Archived versions by number."""
+        return self._version_dirs()
+
+    def is_complete(self, directory: Path) -> bool:
+        """Every file of a version is there and the set still verifies (a crash may have cut it short)."""
+        try:
+            _verify((directory / FILE_NAMES["fullchain"]).read_bytes(),
+                    (directory / FILE_NAMES["privkey"]).read_bytes())
+            return all((directory / name).is_file() for name in FILE_NAMES.values())
+        except (OSError, StorageError):
+            return False
+
+    def _error(self, doing: str, path: Path, exc: OSError) -> StorageError:
+        return storage_error(exc, str(path)) or _fail(f"{doing}: {os_error_reason(exc)}.", exc)
 
     @staticmethod
     def _write_set(directory: Path, contents: dict[str, bytes]) -> None:
@@ -218,6 +275,8 @@ class CertificateFiles:
             try:
                 os.symlink(os.path.join("archive", directory.name), temp, target_is_directory=True)
             except (OSError, NotImplementedError) as exc:
+                if isinstance(exc, OSError) and cause_of(exc) is not None:
+                    raise  # a full disk or a read-only folder: copies would fail too, and half-way
                 if self.use_symlinks:
                     reason = os_error_reason(exc) if isinstance(exc, OSError) else "symlinks are not supported"
                     raise _fail(f"Could not create the live link of {self.name}: {reason}.", exc) from exc

@@ -6,6 +6,7 @@ keeps them with timestamps. Secrets never reach here: callers pass redacted text
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import TextIO
 
 from certify_tui.errors import OperationError
+from certify_tui.logfiles import open_private_log
 
 app_log = logging.getLogger("certify_tui")
 
@@ -103,14 +105,19 @@ class RequestLog:
         try:
             if self._handle is None:  # opened once per request; line-buffered so `tail -f` sees each step
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
-                self._handle = open(self.path, "a", encoding="utf-8", buffering=1)  # type: ignore[arg-type]  # noqa: SIM115
+                self._handle = open_private_log(self.path, line_buffered=True)  # type: ignore[arg-type]
             self._handle.write(line + "\n")
         except OSError as exc:
             # A log that cannot be written must not stop a renewal; the app log still has the line.
+            self._drop_handle()  # unwritten text is discarded; the next line reopens the file
             app_log.warning("cannot write %s: %s", self.path, exc)
 
     def close(self) -> None:
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            self._drop_handle()
+
+    def _drop_handle(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            with contextlib.suppress(OSError, ValueError):  # a full disk fails the final flush too
+                handle.close()

@@ -18,6 +18,7 @@ from pathlib import Path
 import platformdirs
 
 from certify_tui.errors import StorageError, UsageError
+from certify_tui.oserrors import storage_error
 
 APP_NAME = "certify-tui"
 ENV_DATA_DIR = "CERTIFY_TUI_DATA_DIR"
@@ -67,6 +68,15 @@ def check_certificate_name(name: str) -> str:
             f"Invalid certificate name {name!r}: use letters, digits, '.', '_' and '-', not starting with '.'."
         )
     return name
+
+
+def certificate_folders(certificates: Path) -> list[Path]:
+    """The certificates' own folders under `certificates/`: a name never starts with '.', so the program's
+    bookkeeping folders there (e.g. `.storing`, marks of versions being stored) are not certificates."""
+    try:
+        return [p for p in certificates.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    except OSError:
+        return []
 
 
 def os_error_reason(exc: OSError) -> str:
@@ -164,7 +174,7 @@ def atomic_write(path: Path, data: bytes, mode: int = 0o644) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(temp)
-        raise StorageError(f"Could not write {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
+        raise write_error(path, exc) from exc
     fsync_directory(path.parent)
 
 
@@ -176,7 +186,13 @@ def write_new_file(path: Path, data: bytes, mode: int = 0o644) -> None:
     try:
         _write_synced(Path(path), data, mode)
     except OSError as exc:
-        raise StorageError(f"Could not write {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
+        raise write_error(path, exc) from exc
+
+
+def write_error(path: Path | str, exc: OSError) -> StorageError:
+    """The one-line error for a failed write of `path`: a full disk and a read-only folder say so first."""
+    return storage_error(exc, str(path)) or StorageError(f"Could not write {path}: {os_error_reason(exc)}.",
+                                                         detail=str(exc))
 
 
 def write_private_file(path: Path, data: bytes) -> None:

@@ -78,9 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         print("certify-tui: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - never a traceback for a user; -v shows it
+        from certify_tui.oserrors import explain
+        from certify_tui.paths import DataDir
         from certify_tui.store.guard import known_database_error
 
-        known = known_database_error(exc)  # damage found mid-command, past the quick check at open
+        data = DataDir.resolve(args.data_dir)
+        # damage found mid-command (past the quick check at open), a full disk, a read-only data folder
+        known = known_database_error(exc) or explain(exc, data.database_path, data.root)
         if known is not None:
             print(f"certify-tui: error: {known.message}", file=sys.stderr)
             return known.exit_code

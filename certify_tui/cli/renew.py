@@ -46,4 +46,7 @@ def _renew(core: Core, args: argparse.Namespace) -> int:
         print("Nothing is due for renewal.")
     else:
         print_table(("name", "result", "detail"), [(o.name, o.action, o.message) for o in outcomes])
+    for outcome in outcomes:
+        if not outcome.ok:  # cron mails stderr: each failure as one line there too
+            print(f"certify-tui: error: {outcome.name}: {outcome.message}", file=sys.stderr)
     return 0 if all(o.ok for o in outcomes) else 1

@@ -17,17 +17,21 @@ import peewee
 
 from certify_tui.ca.presets import PRESETS, CAPreset
 from certify_tui.challenges import CHALLENGE_TYPES, ChallengeProvider, http_share, providers_for
-from certify_tui.errors import UsageError
+from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import accounts, certificates, database, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
+from certify_tui.logfiles import PrivateFileHandler
+from certify_tui.oserrors import is_read_only_folder, storage_error
 from certify_tui.paths import DataDir
 from certify_tui.plan import Plan
 from certify_tui.plugins import Param
+from certify_tui.renewal.repair import repair_interrupted
 from certify_tui.store import close_database, database_url_for, open_database
 from certify_tui.store.models import Account, ManagedCertificate
+from certify_tui.store.readonly import open_read_only
 from certify_tui.store.restore import RestorePlan, RestoreResult
 from certify_tui.store.url import DatabaseURL, parse_database_url
 
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.renewal.engine import RenewOutcome
 
-_app_handler: logging.FileHandler | None = None
+_app_handler: PrivateFileHandler | None = None
 
 
 @dataclass
@@ -44,23 +48,28 @@ class Core:
     data: DataDir
     db: peewee.Database
     target: DatabaseURL | None = None  # the parsed --database URL (None: built by hand, e.g. in tests)
+    read_only: bool = False  # the data folder is on a read-only file system: commands that write fail
 
     @classmethod
     def open(cls, data_dir: str | None = None, database: str | None = None, *, connect: bool = True) -> Core:
         """Open the data folder and its database. `connect=False` leaves an SQLite file untouched (not even
         checked or locked), for `db check/backup/restore`, which must work on a damaged or missing one."""
-        resolved = DataDir.resolve(data_dir)
+        data = DataDir.resolve(data_dir)
         # Parsed before anything is created: a refused URL leaves no trace anywhere.
-        target = parse_database_url(database or database_url_for(resolved.database_path))
-        data = resolved.create()
+        target = parse_database_url(database or database_url_for(data.database_path))
+        read_only = data.root.is_dir() and is_read_only_folder(data.root)
+        if not read_only:
+            data.create()
         _log_to_file(data)
         # The built-in http-01 listener is shared with this data folder's other processes (service + CLI).
         http_share.use_data_folder(data.root)
         if connect or target.path is None:
-            db = open_database(target.url, data_root=data.root)
+            db = _open_db(data, target, explicit=database is not None, read_only=read_only)
         else:
             db = peewee.SqliteDatabase(str(target.path), autoconnect=False)  # never bound to the models
-        return cls(data, db, target)
+        if connect and not read_only:
+            repair_interrupted(data)  # a killed or failed store: make live/ agree with the database
+        return cls(data, db, target, read_only)
 
     def close(self) -> None:
         close_database()
@@ -268,8 +277,24 @@ class Core:
         return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
+def _open_db(data: DataDir, target: DatabaseURL, *, explicit: bool, read_only: bool) -> peewee.Database:
+    if read_only and not explicit:
+        return open_read_only(data.database_path)
+    try:
+        return open_database(target.url, data_root=data.root)
+    except StorageError as exc:
+        # SQLite says only "disk I/O error" when it cannot even create its shared-memory file.
+        full = storage_error(exc, f"the database {data.database_path}", data.root) if not explicit else None
+        if full is None:
+            raise
+        raise full from exc
+
+
 def _log_to_file(data: DataDir) -> None:
-    """Send the app log to this data folder's file (one handler per process, moved if the folder changes)."""
+    """Send the app log to this data folder's file (one handler per process, moved if the folder changes).
+
+    The file is created 0600 at the first record, and a record that cannot be written (a full disk, a
+    read-only folder) is dropped without a traceback: see logfiles.PrivateFileHandler."""
     global _app_handler
     if _app_handler is not None and _app_handler.baseFilename == str(data.app_log):
         return
@@ -277,7 +302,7 @@ def _log_to_file(data: DataDir) -> None:
     if _app_handler is not None:
         logger.removeHandler(_app_handler)
         _app_handler.close()
-    _app_handler = logging.FileHandler(data.app_log, encoding="utf-8")
+    _app_handler = PrivateFileHandler(data.app_log)
     _app_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(_app_handler)
     logger.setLevel(logging.INFO)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any
 import peewee
 
 from certify_tui.errors import StorageError, UsageError
-from certify_tui.paths import DataDir
+from certify_tui.paths import DataDir, certificate_folders
 from certify_tui.store import backup, guard, migrations
 from certify_tui.store.backup import DatabaseSummary
 from certify_tui.store.restore import RestorePlan, RestoreResult, plan_restore, restore
@@ -63,9 +62,7 @@ class BackupDone:
 
 
 def check_database(data: DataDir, target: DatabaseURL, db: peewee.Database) -> DatabaseCheck:
-    folders = 0
-    with contextlib.suppress(OSError):
-        folders = sum(1 for p in data.certificates.iterdir() if p.is_dir())
+    folders = len(certificate_folders(data.certificates))
     check = DatabaseCheck(target.redacted, target.kind, migrations.LATEST, None, certificate_folders=folders,
                           backups=backup.list_backups(data.root))
     if target.path is not None:

@@ -9,11 +9,14 @@ the same order instead of placing a second one.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+import peewee
 
 from certify_tui.ca import ari
 from certify_tui.ca import order as acme_order
@@ -21,13 +24,14 @@ from certify_tui.ca.client import AcmeSession
 from certify_tui.certfiles import CertificateFiles, StoredVersion
 from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.deploy import DeploymentFailed, deploy_certificate, run_failure_tasks
-from certify_tui.errors import CAError, CertifyError, OperationError, Transient
+from certify_tui.errors import CAError, CertifyError, OperationError, StorageError, Transient
 from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
+from certify_tui.oserrors import storage_error
 from certify_tui.paths import DataDir, ensure_private_dir, write_private_file
-from certify_tui.renewal import leases, policy
+from certify_tui.renewal import leases, policy, repair
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
 
 PENDING_KEY = "pending-privkey.pem"
@@ -100,10 +104,10 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
         run_failure_tasks(data, cert, exc.message, log)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the certificate's status must say so
-        error = OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc))
+        error = (storage_error(exc, f"the database {data.database_path}", data.root)
+                 or OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc)))
         _record_failure(cert, error, log)
         raise error from exc
-    _record_success(cert, stored, ari.supports_ari(session))
     deploy_error = _deploy(data, cert, stored, log)
     seconds = (datetime.now(UTC) - started).total_seconds()
     log.step("done", f"certificate {stored.serial} valid until {stored.not_after:%Y-%m-%d %H:%M} UTC "
@@ -112,6 +116,8 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
 
 
 def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[StoredVersion, AcmeSession]:
+    for action in repair.repair_certificate(data, cert):  # under the lease: what a killed run left behind
+        log.info(f"repair: {action}")
     files = CertificateFiles(data.certificates, cert.name)
     pending_key_path = files.base / PENDING_KEY
     key_pem = _pending_key(cert, pending_key_path) or _new_key(cert, files, log)
@@ -142,10 +148,65 @@ def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[Stor
         raise
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     log.step("store", "verifying the chain and key, then switching the live files")
-    stored = files.install(issued.fullchain_pem, key_pem)
-    _forget_order(cert, pending_key_path, save=False)  # saved with the success record
+    stored = _store(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
+    with contextlib.suppress(OSError):
+        pending_key_path.unlink()  # only now: a crash before the commit resumes the same order
     log.step("store", f"live files updated in {files.live_dir}", ok=True)
     return stored, session
+
+
+def _store(data: DataDir, cert: ManagedCertificate, files: CertificateFiles, fullchain_pem: bytes,
+           key_pem: bytes, ari_supported: bool) -> StoredVersion:
+    """Archive the version, then record it and switch `live` in one transaction, so the database and
+    `live/` never disagree: the switch runs inside the transaction (a failed switch rolls the row back)
+    and a failed commit switches `live` back. A crash at any point leaves the intent mark, and
+    repair.repair_interrupted makes `live` follow the database at the next start."""
+    mark = repair.mark_storing(data, cert.name)  # StorageError here: nothing has changed yet
+    settled = True  # False keeps the mark: only then is there something left for repair to do
+    try:
+        stored = files.archive_version(fullchain_pem, key_pem)  # removes its own folder on failure
+        previous = files.live_folder()
+        switched = False
+        try:
+            with cert._meta.database.atomic():
+                cert.pending_order_url = None  # the order is finished with this version
+                _record_success(cert, stored, ari_supported)
+                files.switch_live(stored.directory)
+                switched = True
+        except Exception as exc:
+            _reload(cert)  # the rolled-back values, not the ones _record_success set in memory
+            if switched and not _switch_back(files, previous):
+                settled = False  # live shows an unrecorded version until repair points it back
+            else:
+                files.discard(stored.directory)
+            if isinstance(exc, CertifyError):
+                raise
+            raise (storage_error(exc, f"the database {data.database_path}", data.root)
+                   or StorageError(f"Could not record the new version of {cert.name}: {exc}.",
+                                   detail=repr(exc))) from exc
+        return stored
+    finally:
+        if settled:
+            repair.clear_mark(mark)
+
+
+def _switch_back(files: CertificateFiles, previous: str | None) -> bool:
+    """Undo a live switch whose transaction did not commit; False leaves it to the next start's repair."""
+    try:
+        if previous is None:
+            files.remove_live()
+        else:
+            files.switch_live(files.archive / previous)
+    except StorageError:
+        return False
+    return True
+
+
+def _reload(cert: ManagedCertificate) -> None:
+    """Forget the in-memory values of a rolled-back success, so a failure record cannot save them."""
+    with contextlib.suppress(peewee.PeeweeException):
+        cert.__data__ = dict(type(cert).get_by_id(cert.id).__data__)
+    cert._dirty.clear()
 
 
 def _pending_key(cert: ManagedCertificate, path) -> bytes | None:  # type: ignore[no-untyped-def]
@@ -251,8 +312,15 @@ def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_support
 
 
 def _record_failure(cert: ManagedCertificate, error: CertifyError, log: RequestLog) -> None:
-    now = datetime.now(UTC)
     log.step("failed", error.message, ok=False)
+    try:
+        _save_failure(cert, error)
+    except peewee.PeeweeException as exc:  # e.g. the disk is full: the error itself matters more
+        logging.getLogger("certify_tui").warning("%s: could not record the failure: %s", cert.name, exc)
+
+
+def _save_failure(cert: ManagedCertificate, error: CertifyError) -> None:
+    now = datetime.now(UTC)
     cert.failure_count = (cert.failure_count or 0) + 1
     cert.last_error = error.message
     cert.status = "failed"  # the live files (if any) still work until not_after, which faces show beside it

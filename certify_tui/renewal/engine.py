@@ -14,12 +14,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+import peewee
+
 from certify_tui.ca import ari
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges import http_listener
 from certify_tui.errors import CertifyError, Transient
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
+from certify_tui.oserrors import explain
 from certify_tui.paths import DataDir
 from certify_tui.renewal import leases, policy
 from certify_tui.store.models import ManagedCertificate
@@ -145,6 +148,11 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
         return RenewOutcome(name, "failed", exc.message)
+    except (peewee.PeeweeException, OSError) as exc:  # e.g. the database cannot be written: disk full
+        known = explain(exc, data.database_path, data.root)
+        if known is None:
+            raise
+        return RenewOutcome(name, "failed", known.message)
     if result.deploy_error:
         return RenewOutcome(name, "deploy-failed", f"issued, but deployment failed: {result.deploy_error}",
                             result.version.serial)

@@ -252,7 +252,10 @@ def _shift(path: Path, keep: int) -> None:
 
 
 def run_daily(core: Core) -> list[StepResult]:
-    """Backup, integrity check, prune (to the `keep_versions` setting) and log rotation, each on its own."""
+    """Backup, integrity check, prune (to the `keep_versions` setting), log rotation and leftover cleanup,
+    each on its own."""
+    from certify_tui.renewal.repair import CleanupResult, sweep  # repair builds on StepResult
+
     results: list[StepResult] = []
 
     def keep() -> int:
@@ -263,6 +266,7 @@ def run_daily(core: Core) -> list[StepResult]:
         (IntegrityResult, lambda: integrity_check(core)),
         (PruneResult, lambda: prune_versions(core, keep())),
         (RotateResult, lambda: rotate_logs(core.data)),
+        (CleanupResult, lambda: sweep(core.data)),  # after a kill -9: unrecorded versions, temporary files
     ]
     for kind, run in steps:
         try:

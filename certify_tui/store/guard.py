@@ -19,6 +19,7 @@ from pathlib import Path
 import peewee
 
 from certify_tui.errors import StorageError
+from certify_tui.paths import certificate_folders
 
 RESTORE_HINT = "certify-tui db restore"
 # PRAGMA quick_check reads every page once (O(N), no index cross-check): ~1 ms per MB here. The budget
@@ -44,9 +45,8 @@ def backup_files(root: Path) -> list[Path]:
 def earlier_data(root: Path, database: Path) -> list[str]:
     """What in the data folder shows a database existed before (empty list: a genuinely new folder)."""
     found: list[str] = []
-    with contextlib.suppress(OSError):
-        if (root / "certificates").is_dir() and any((root / "certificates").iterdir()):
-            found.append("certificates")
+    if certificate_folders(root / "certificates"):
+        found.append("certificates")
     if backup_files(root):
         found.append("backups")
     logs = root / "logs"

@@ -104,6 +104,15 @@ def test_earlier_data_ignores_an_empty_new_folder(tmp_path: Path) -> None:
         guard.refuse_new_database(root / "certify.db", root, "missing")
 
 
+def test_earlier_data_counts_certificate_folders_not_bookkeeping(tmp_path: Path) -> None:
+    """`certificates/.storing` holds marks of versions being stored (repair.py); it is no certificate."""
+    root = tmp_path / "data"
+    (root / "certificates" / ".storing").mkdir(parents=True)
+    assert guard.earlier_data(root, root / "certify.db") == []
+    (root / "certificates" / "www").mkdir()
+    assert guard.earlier_data(root, root / "certify.db") == ["certificates"]
+
+
 @pytest.mark.parametrize("action", ["backup", "restore"])
 def test_postgres_backup_and_restore_are_refused_without_a_server(tmp_path: Path, action: str) -> None:
     target = parse_database_url("postgresql://certify:pw@127.0.0.1:1/certify")
