@@ -7,6 +7,7 @@ import sys
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
+from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
@@ -179,7 +180,7 @@ def _deploy(core: Core, args: argparse.Namespace) -> int:
 
     error = core.deploy(args.name, on_event=show)
     if error:
-        print(f"certify-tui: error: deployment failed: {error}", file=sys.stderr)
+        print(f"certify-tui: error: deployment failed: {safe_text(error)}", file=sys.stderr)
         return 1
     print(f"Deployed {args.name}.")
     return 0
