@@ -100,7 +100,7 @@ def _list(core: Core, args: argparse.Namespace) -> int:
         others = len(v["identifiers"]) - 1
         domain = v["primary_identifier"] + (f" (+{others})" if others else "")
         rows.append((v["name"], domain, v["status"], days_left(v["not_after"]),
-                     (v["renews_at"] or "-")[:16].replace("T", " "), v["last_error"] or ""))
+                     (v["renews_at"] or "-")[:16].replace("T", " "), v["problem"] or v["last_error"] or ""))
     print_table(("name", "domains", "status", "expires", "next renewal", "last error"), rows,
                 empty="No certificates yet. Add one: certify-tui cert add NAME --domain example.com")
     return 0
@@ -119,6 +119,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         ("Not after", view["not_after"]), ("Renews", view["renews_at"]),
         ("Deployment", view["deploy_status"] and f"{view['deploy_status']} {view['deploy_error'] or ''}".strip()),
         ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
+        *([("Problem", view["problem"])] if view["problem"] else []),
         *[(f"File {role}", path) for role, path in files.items()],
     ])
     return 0
@@ -195,6 +196,6 @@ def _rule(core: Core, args: argparse.Namespace) -> int:
 
 
 def _remove(core: Core, args: argparse.Namespace) -> int:
-    core.remove_certificate(args.name, delete_files=not args.keep_files)
-    print(f"Removed {args.name}.")
+    removed = core.remove_certificate(args.name, delete_files=not args.keep_files)
+    print(f"Removed {removed.name}.")
     return 0
