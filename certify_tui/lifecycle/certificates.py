@@ -68,7 +68,7 @@ def check_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checked = []
     for task in tasks:
         cls = get_task(task.get("type", ""))
-        checked.append({"type": cls.id, "options": cls.validate_options(task.get("options") or {}),
+        checked.append({"type": cls.id, "options": cls.validate_input(task.get("options") or {}),
                         "title": task.get("title") or cls.title})
     return checked
 
