@@ -65,7 +65,7 @@ class PluginForm(Vertical):
             with Horizontal(classes="field-row"):
                 yield Label(label, classes="field-label", id=f"label-{param.key}")
                 yield self._field(param)
-            yield Label("", classes="field-error", id=f"error-{param.key}")
+            yield Label("", classes="field-error", id=f"error-{param.key}", markup=False)
             if param.help:
                 yield Label(param.help, classes="field-help")
 
