@@ -101,7 +101,7 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     else:
         check_certificate_name(name)
     # Case-insensitive, like the file systems of Windows and macOS (the store's index enforces it too).
-    clash = ManagedCertificate.select(ManagedCertificate.name).where(fn.LOWER(ManagedCertificate.name) == name.lower())
+    clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(name))
     if existing is not None:
         clash = clash.where(ManagedCertificate.id != existing.id)
     other = clash.first()
@@ -142,6 +142,11 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     return cert
 
 
+def _same_name(name: str) -> peewee.Expression:
+    """Names equal without regard to case, folded by the database (as its unique index on lower(name) does)."""
+    return fn.LOWER(ManagedCertificate.name) == fn.LOWER(name)
+
+
 def _exists_message(name: str, existing: str) -> str:
     if existing == name:
         return f"A certificate named '{name}' already exists."
@@ -154,9 +159,11 @@ def _save_unique(cert: ManagedCertificate, **kwargs: Any) -> None:
         with ManagedCertificate._meta.database.atomic():
             cert.save(**kwargs)
     except peewee.IntegrityError:
-        other = (ManagedCertificate.select(ManagedCertificate.name)
-                 .where(fn.LOWER(ManagedCertificate.name) == cert.name.lower()).first())
-        if other is None:
+        clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(cert.name))
+        if cert.id is not None and not kwargs.get("force_insert"):
+            clash = clash.where(ManagedCertificate.id != cert.id)
+        other = clash.first()
+        if other is None:  # another constraint failed: not ours to explain
             raise
         raise UsageError(_exists_message(cert.name, other.name)) from None
 
@@ -255,7 +262,7 @@ def get_certificate(name: str) -> ManagedCertificate:
     database from before case-insensitive names holds both."""
     # The account comes in the same query: nearly every use case reads it.
     found = list(ManagedCertificate.select(ManagedCertificate, Account).join(Account)
-                 .where(fn.LOWER(ManagedCertificate.name) == name.lower()).limit(10))
+                 .where(_same_name(name)).limit(10))
     exact = [c for c in found if c.name == name]
     if exact:
         return exact[0]
