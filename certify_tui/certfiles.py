@@ -30,7 +30,7 @@ from certify_tui import paths
 from certify_tui.errors import StorageError, UsageError
 from certify_tui.oserrors import cause_of, storage_error
 from certify_tui.paths import (
-    check_certificate_name,
+    check_path_component,
     ensure_private_dir,
     fsync_directory,
     os_error_reason,
@@ -102,7 +102,7 @@ def _remove(path: Path) -> None:
 
 class CertificateFiles:
     def __init__(self, certificates_root: Path, name: str, *, use_symlinks: bool | None = None) -> None:
-        self.name = check_certificate_name(name)
+        self.name = check_path_component(name)
         self.base = Path(os.path.abspath(certificates_root)) / self.name
         self.archive = self.base / "archive"
         self._live_old = self.base / "live.old"
@@ -119,7 +119,10 @@ class CertificateFiles:
         return {kind: self.live_dir / file_name for kind, file_name in FILE_NAMES.items()}
 
     def has_live(self) -> bool:
-        return all(path.is_file() for path in self.live_files().values())
+        try:
+            return all(path.is_file() for path in self.live_files().values())
+        except OSError as exc:  # e.g. a name longer than the file system allows, or no permission
+            raise _fail(f"Could not read the files of {self.name}: {os_error_reason(exc)}.", exc) from exc
 
     def live_key_pem(self) -> bytes | None:
         try:
@@ -140,7 +143,8 @@ class CertificateFiles:
                 _remove(self._live_old)  # crashed after the swap: only the cleanup was missing
             if os.path.lexists(self._live_new):
                 _remove(self._live_new)  # an unfinished copy; never became live
-            if self.base.is_dir():
+            # os.path: a name too long for the file system has no folder, so nothing to repair.
+            if os.path.isdir(self.base):
                 for stale in self.base.glob(".live.*.tmp"):
                     _remove(stale)  # a temporary symlink that was never renamed onto live
         except OSError as exc:

@@ -6,6 +6,31 @@ operation failing for a reason outside the input, such as a CA refusal (exit cod
 
 from __future__ import annotations
 
+import re
+
+# C0 controls, DEL, C1 controls, and the invisible characters that reorder or hide text (bidi overrides
+# and isolates, zero-width marks, line/paragraph separators, BOM): none belongs in a one-line message, and
+# ESC or CSI would reach the terminal as an escape sequence.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+def safe_text(text: object, *, keep_newlines: bool = False) -> str:
+    """`text` with control and invisible formatting characters written as escapes (\\n, \\x1b, \\u202e),
+    so untrusted input shown to a person stays on one line and cannot drive the terminal.
+    `keep_newlines` keeps line breaks, for multi-line details."""
+    if keep_newlines:
+        return "\n".join(safe_text(line) for line in str(text).split("\n"))
+    return _UNSAFE.sub(_escaped, str(text))
+
 
 class CertifyError(Exception):
     """Base of every error meant to be shown to a person."""
@@ -13,6 +38,8 @@ class CertifyError(Exception):
     exit_code = 1
 
     def __init__(self, message: str, *, detail: str | None = None) -> None:
+        # Escaped once here, so every face (CLI, TUI, API) and the log show untrusted input inertly.
+        message = safe_text(message)
         super().__init__(message)
         self.message = message
         self.detail = detail  # extra context shown with -v, never secrets

@@ -55,8 +55,20 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return Path(os.path.abspath(Path(chosen).expanduser()))
 
 
+MAX_NAME_LENGTH = 64  # plenty for a label, and far below every file system's limit for a folder name
+
+
 def check_certificate_name(name: str) -> str:
-    """Return `name` if it is safe as a single folder/file name on every platform, else raise UsageError."""
+    """Return `name` if it is fit for a new certificate (short, one safe path component), else raise UsageError."""
+    if isinstance(name, str) and len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"The certificate name is {len(name)} characters long: use at most {MAX_NAME_LENGTH}.")
+    return check_path_component(name)
+
+
+def check_path_component(name: str) -> str:
+    """Return `name` if it is safe as a single folder/file name on every platform, else raise UsageError.
+
+    No length limit: names stored by older versions (before MAX_NAME_LENGTH) still reach their files."""
     if (
         not isinstance(name, str)
         or not _NAME_RE.fullmatch(name)
@@ -227,10 +239,10 @@ class DataDir:
         return self.logs / "certify-tui.log"
 
     def certificate_dir(self, name: str) -> Path:
-        return self.certificates / check_certificate_name(name)
+        return self.certificates / check_path_component(name)
 
     def certificate_log(self, name: str) -> Path:
-        return self.logs / "certificates" / f"{check_certificate_name(name)}.log"
+        return self.logs / "certificates" / f"{check_path_component(name)}.log"
 
     def create(self) -> DataDir:
         for directory in (self.root, self.certificates, self.logs):

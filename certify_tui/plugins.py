@@ -6,13 +6,19 @@ A plug-in declares its parameters; the TUI builds forms from them and the CLI va
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from certify_tui.errors import UsageError
 
-PARAM_TYPES = ("str", "int", "bool", "path", "choice")
+# "address": an IP address to listen on; "path": an absolute path ('~' allowed), which must exist if the
+# parameter says so. Both are checked when a person gives the value (Plugin.validate_input, from every
+# face: CLI -o, the TUI's forms, the API), not when stored options are loaded to run.
+PARAM_TYPES = ("str", "int", "bool", "path", "choice", "address")
+_EXISTS = {"file": ("file", os.path.isfile), "dir": ("folder", os.path.isdir)}
 SECRET_MASK = "********"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -30,6 +36,8 @@ class Param:
     choices: tuple[str, ...] = ()
     minimum: int | None = None  # for int parameters
     maximum: int | None = None
+    exists: str = ""  # for path parameters: "file" or "dir" when it must already exist
+    keywords: tuple[str, ...] = ()  # for path parameters: words taken as they are (e.g. "off")
 
     def parse(self, raw: Any, owner: str) -> Any:
         """Convert a CLI string (or a stored value) to this parameter's type."""
@@ -56,11 +64,50 @@ class Param:
             raise UsageError(f"{owner}: option '{self.key}' ({self.label}) cannot be empty.")
         return text
 
+    def check_input(self, value: Any, owner: str) -> Any:
+        """The checks for a value given now, beyond its type: an address parses, a path is absolute and
+        exists where it must. Stored options skip them when loaded to run: a file removed since is that
+        run's failure (one task's, with its own message), not a reason to refuse loading all of them."""
+        if self.type == "address":
+            return self._address(str(value), owner)
+        text = str(value).strip() if isinstance(value, str) else value
+        if self.type == "path" and text and text not in self.keywords:
+            return self._path(text, owner)
+        return value
+
+    def _address(self, text: str, owner: str) -> str:
+        # Empty is no address at all (binding '' would silently mean every interface).
+        try:
+            return str(ipaddress.ip_address(text.strip().removeprefix("[").removesuffix("]")))
+        except ValueError:
+            raise UsageError(f"{owner}: option '{self.key}' must be an IP address to listen on, such as 0.0.0.0 "
+                             f"(every IPv4 interface), :: or 127.0.0.1, not '{text}'.") from None
+
+    def _path(self, text: str, owner: str) -> str:
+        # Relative paths are refused rather than resolved: the service, the TUI and a cron job each run from
+        # another folder, so '../www' would name a different place (or none) when it is finally used.
+        expanded = os.path.expanduser(text)
+        if not os.path.isabs(expanded):
+            raise UsageError(f"{owner}: option '{self.key}' must be an absolute path, not '{text}' "
+                             f"(a relative one depends on the folder certify-tui runs in).")
+        if self.exists in _EXISTS:
+            what, is_kind = _EXISTS[self.exists]
+            try:
+                os.stat(expanded)
+            except (FileNotFoundError, NotADirectoryError):
+                raise UsageError(f"{owner}: option '{self.key}': the {what} {text} does not exist.") from None
+            except OSError:
+                return text  # no permission to look: the service may have it; the run will tell
+            if not is_kind(expanded):
+                raise UsageError(f"{owner}: option '{self.key}': {text} is not a {what}.")
+        return text
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "key": self.key, "label": self.label, "type": self.type, "required": self.required,
             "secret": self.secret, "default": self.default, "help": self.help, "choices": list(self.choices),
-            "minimum": self.minimum, "maximum": self.maximum,
+            "minimum": self.minimum, "maximum": self.maximum, "exists": self.exists,
+            "keywords": list(self.keywords),
         }
 
 
@@ -94,6 +141,18 @@ class Plugin:
         return values
 
     @classmethod
+    def validate_input(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """`validate_options` for values a person gives now (a face's form, CLI options, an API call)."""
+        return cls.check_input(cls.validate_options(raw))
+
+    @classmethod
+    def check_input(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Param.check_input for each of these typed values (all, or only those that changed)."""
+        params = {p.key: p for p in cls.params}
+        return {key: (params[key].check_input(value, cls.id) if key in params else value)
+                for key, value in values.items()}
+
+    @classmethod
     def redact(cls, options: Mapping[str, Any]) -> dict[str, Any]:
         """Options safe to show or log: secrets masked."""
         secret = {p.key for p in cls.params if p.secret}
@@ -105,11 +164,15 @@ class Plugin:
 
 
 def parse_option_pairs(pairs: list[str] | None) -> dict[str, str]:
-    """`--option key=value` strings to a dict."""
+    """`--option key=value` strings to a dict; a key given twice is an error (which one was meant?)."""
     options: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise UsageError(f"Option '{pair}' must look like key=value.")
-        options[key.strip()] = value
+        if key in options:
+            # The values are not repeated: one may be a secret.
+            raise UsageError(f"Option '{key}' is given twice: give it once.")
+        options[key] = value
     return options

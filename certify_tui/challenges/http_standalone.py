@@ -13,7 +13,7 @@ class StandaloneHttpProvider(ChallengeProvider):
     title = "Built-in HTTP listener"
     description = "Answers http-01 from a listener certify-tui starts for the duration of the order."
     params = (
-        Param("address", "Bind address", default="0.0.0.0",
+        Param("address", "Bind address", type="address", default="0.0.0.0",
               help="Address to listen on; '::' for IPv6, 0.0.0.0 for every IPv4 interface."),
         Param("port", "Port", type="int", default=80, minimum=1, maximum=65535,
               help="The CA connects to port 80; use another port only behind a redirect or port forward."),

@@ -20,7 +20,7 @@ class WebrootHttpProvider(ChallengeProvider):
     title = "Web server document root"
     description = "Writes token files under the site's document root, which your web server serves."
     params = (
-        Param("path", "Document root", type="path", required=True,
+        Param("path", "Document root", type="path", required=True, exists="dir",
               help="The folder your web server serves for http://<name>/ (e.g. /var/www/html)."),
     )
 

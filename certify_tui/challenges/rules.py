@@ -17,13 +17,14 @@ Rule = dict[str, Any]
 
 
 def make_rule(challenge: str = "http-01", provider: str | None = None, options: dict[str, Any] | None = None,
-              pattern: str = "*") -> Rule:
-    """A validated rule; options are checked against the provider's declared parameters."""
+              pattern: str = "*", *, given: bool = True) -> Rule:
+    """A validated rule; options are checked against the provider's declared parameters, and, when
+    `given` now by a person rather than loaded from the store, as input (addresses, paths)."""
     cls = get_provider(challenge, provider)
     if pattern.strip() != "*":
         matches_rule(pattern, "example.com")  # raises UsageError for a malformed pattern
     return {"pattern": pattern.strip(), "challenge": challenge, "provider": cls.id,
-            "options": cls.validate_options(options or {})}
+            "options": (cls.validate_input if given else cls.validate_options)(options or {})}
 
 
 def rule_for(rules: list[Rule], identifier: str) -> Rule:

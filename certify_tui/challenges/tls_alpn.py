@@ -265,7 +265,7 @@ class StandaloneTlsAlpnProvider(ChallengeProvider):
     description = ("Answers tls-alpn-01 from a TLS listener certify-tui starts for the duration of the order; "
                    "port 443 must be free meanwhile.")
     params = (
-        Param("address", "Bind address", default="0.0.0.0",
+        Param("address", "Bind address", type="address", default="0.0.0.0",
               help="Address to listen on; '::' for IPv6, 0.0.0.0 for every IPv4 interface."),
         Param("port", "Port", type="int", default=443, minimum=1, maximum=65535,
               help="The CA connects to port 443; use another port only behind a port forward."),

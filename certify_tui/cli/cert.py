@@ -7,6 +7,7 @@ import sys
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
+from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
@@ -99,7 +100,7 @@ def _list(core: Core, args: argparse.Namespace) -> int:
         others = len(v["identifiers"]) - 1
         domain = v["primary_identifier"] + (f" (+{others})" if others else "")
         rows.append((v["name"], domain, v["status"], days_left(v["not_after"]),
-                     (v["renews_at"] or "-")[:16].replace("T", " "), v["last_error"] or ""))
+                     (v["renews_at"] or "-")[:16].replace("T", " "), v["problem"] or v["last_error"] or ""))
     print_table(("name", "domains", "status", "expires", "next renewal", "last error"), rows,
                 empty="No certificates yet. Add one: certify-tui cert add NAME --domain example.com")
     return 0
@@ -118,6 +119,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         ("Not after", view["not_after"]), ("Renews", view["renews_at"]),
         ("Deployment", view["deploy_status"] and f"{view['deploy_status']} {view['deploy_error'] or ''}".strip()),
         ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
+        *([("Problem", view["problem"])] if view["problem"] else []),
         *[(f"File {role}", path) for role, path in files.items()],
     ])
     return 0
@@ -179,7 +181,7 @@ def _deploy(core: Core, args: argparse.Namespace) -> int:
 
     error = core.deploy(args.name, on_event=show)
     if error:
-        print(f"certify-tui: error: deployment failed: {error}", file=sys.stderr)
+        print(f"certify-tui: error: deployment failed: {safe_text(error)}", file=sys.stderr)
         return 1
     print(f"Deployed {args.name}.")
     return 0
@@ -194,6 +196,6 @@ def _rule(core: Core, args: argparse.Namespace) -> int:
 
 
 def _remove(core: Core, args: argparse.Namespace) -> int:
-    core.remove_certificate(args.name, delete_files=not args.keep_files)
-    print(f"Removed {args.name}.")
+    removed = core.remove_certificate(args.name, delete_files=not args.keep_files)
+    print(f"Removed {removed.name}.")
     return 0

@@ -12,7 +12,7 @@ import sys
 
 from certify_tui import __version__
 from certify_tui.cli import account, cert, db, providers, renew, service, settings, sites, status
-from certify_tui.errors import CertifyError
+from certify_tui.errors import CertifyError, safe_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         # argparse's own usage errors already exit 2; keep them to one readable line plus usage.
         self.print_usage(sys.stderr)
-        print(f"certify-tui: error: {message}", file=sys.stderr)
+        print(f"certify-tui: error: {safe_text(message)}", file=sys.stderr)  # it quotes the arguments
         raise SystemExit(EXIT_USAGE)
 
 
@@ -64,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             core.close()
     except CertifyError as exc:
-        print(f"certify-tui: error: {exc.message}", file=sys.stderr)
+        print(f"certify-tui: error: {exc.message}", file=sys.stderr)  # escaped when the error was made
         if args.verbose and exc.detail:
-            print(exc.detail, file=sys.stderr)
+            print(safe_text(exc.detail, keep_newlines=True), file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # `certify-tui ... | head`: the reader left; not an error worth a message.
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         if known is not None:
             print(f"certify-tui: error: {known.message}", file=sys.stderr)
             return known.exit_code
-        print(f"certify-tui: error: unexpected {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        print(f"certify-tui: error: unexpected {exc.__class__.__name__}: {safe_text(exc)}", file=sys.stderr)
         if args.verbose:
             import traceback
 

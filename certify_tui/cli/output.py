@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from certify_tui.errors import safe_text
+
 
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
@@ -18,7 +20,8 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: st
         if empty:
             print(empty)
         return
-    cells = [[("" if c is None else str(c)) for c in row] for row in rows]
+    # Cells hold text from outside (CA messages, names from older databases): never terminal controls.
+    cells = [[("" if c is None else safe_text(c)) for c in row] for row in rows]
     widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     for row in cells:
@@ -30,7 +33,7 @@ def print_fields(pairs: Sequence[tuple[str, Any]]) -> None:
     for key, value in pairs:
         if isinstance(value, list | tuple):
             value = ", ".join(str(v) for v in value) or "-"
-        print(f"{key + ':':<{width + 2}}{'-' if value in (None, '') else value}")
+        print(f"{key + ':':<{width + 2}}{'-' if value in (None, '') else safe_text(value)}")
 
 
 def days_left(iso: str | None) -> str:

@@ -6,6 +6,7 @@ import argparse
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import print_json, print_table
+from certify_tui.errors import UsageError
 from certify_tui.lifecycle import Core
 
 
@@ -25,8 +26,8 @@ def _providers(core: Core, args: argparse.Namespace) -> int:
             for cls in by_type[challenge]:
                 if cls.id == args.provider:
                     return _show_one(challenge, cls, args.json)
-        print(f"certify-tui: error: no provider '{args.provider}' for {', '.join(chosen)}.")
-        return 2
+        known = ", ".join(sorted({cls.id for challenge in chosen for cls in by_type[challenge]}))
+        raise UsageError(f"No provider '{args.provider}' for {', '.join(chosen)} (known: {known}).")
     rows, data = [], []
     for challenge in chosen:
         for cls in by_type[challenge]:

@@ -25,7 +25,7 @@ from certify_tui.lifecycle import accounts, certificates, database, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.logfiles import PrivateFileHandler
 from certify_tui.oserrors import is_read_only_folder, storage_error
-from certify_tui.paths import DataDir
+from certify_tui.paths import DataDir, os_error_reason
 from certify_tui.plan import Plan
 from certify_tui.plugins import Param
 from certify_tui.renewal.repair import repair_interrupted
@@ -227,8 +227,9 @@ class Core:
     def certificate_view(self, cert: ManagedCertificate) -> dict[str, Any]:
         return certificates.certificate_view(self.data, cert)
 
-    def remove_certificate(self, name: str, *, delete_files: bool = True) -> None:
-        certificates.remove_certificate(self.data, name, delete_files=delete_files)
+    def remove_certificate(self, name: str, *, delete_files: bool = True) -> ManagedCertificate:
+        """Returns the removed certificate (`name` may differ from its exact name in case)."""
+        return certificates.remove_certificate(self.data, name, delete_files=delete_files)
 
     def preview(self, name: str) -> Plan:
         return certificates.preview(self.data, certificates.get_certificate(name))
@@ -239,6 +240,7 @@ class Core:
         """Order and store the certificate now. `confirm` lets a face ask a person (the manual DNS provider)."""
         from certify_tui.lifecycle import request  # loads the ACME stack only when needed
 
+        name = certificates.get_certificate(name).name  # the lease is taken by the exact, stored name
         return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel, confirm=confirm)
 
     def test_certificate(self, name: str) -> list[Check]:
@@ -255,6 +257,8 @@ class Core:
         was issued since). `report_skipped`: also list what a run without names leaves out, with why."""
         from certify_tui.renewal.engine import renew_certificates
 
+        if names:  # names as typed ('web' for 'Web'): the engine and its leases use the stored ones
+            names = [certificates.get_certificate(name).name for name in names]
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
                                   pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
                                   started=started, report_skipped=report_skipped)
@@ -270,11 +274,18 @@ class Core:
         Returns the deployment error, or None."""
         from certify_tui.lifecycle.request import redeploy
 
-        return redeploy(self.data, name, on_event=on_event)
+        return redeploy(self.data, certificates.get_certificate(name).name, on_event=on_event)
 
     def certificate_log(self, name: str) -> str:
-        path = self.data.certificate_log(certificates.get_certificate(name).name)
-        return path.read_text(encoding="utf-8") if path.exists() else ""
+        cert = certificates.get_certificate(name)
+        path = self.data.certificate_log(cert.name)
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+        except OSError as exc:  # e.g. a name stored before the length limit, too long for a file name
+            raise StorageError(f"Could not read the log of {cert.name}: {os_error_reason(exc)}.",
+                               detail=str(exc)) from exc
 
 
 def _open_db(data: DataDir, target: DatabaseURL, *, explicit: bool, read_only: bool) -> peewee.Database:

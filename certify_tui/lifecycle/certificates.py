@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import peewee
+from peewee import fn
+
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges.rules import Rule, make_rule, provider_from, redacted, rule_for
-from certify_tui.errors import CertifyError, NotFoundError, UsageError
+from certify_tui.errors import CertifyError, NotFoundError, UsageError, safe_text
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
-from certify_tui.paths import DataDir, check_certificate_name
+from certify_tui.paths import DataDir, check_certificate_name, check_path_component
 from certify_tui.plan import FileStep, Plan, ValidationStep
 from certify_tui.renewal import policy
 from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate
+
+log = logging.getLogger(__name__)
 
 DEPLOYMENT_MODES = {
     "auto": "Auto: every discovered nginx/Apache site whose names this certificate covers",
@@ -62,7 +68,7 @@ def check_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     checked = []
     for task in tasks:
         cls = get_task(task.get("type", ""))
-        checked.append({"type": cls.id, "options": cls.validate_options(task.get("options") or {}),
+        checked.append({"type": cls.id, "options": cls.validate_input(task.get("options") or {}),
                         "title": task.get("title") or cls.title})
     return checked
 
@@ -89,12 +95,18 @@ def check_renewal(renewal: dict[str, Any] | None) -> dict[str, Any]:
 
 def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None = None) -> ManagedCertificate:
     """Validate a spec into an (unsaved) model; every rule violation is a UsageError."""
-    name = check_certificate_name(spec.name.strip())
-    clash = ManagedCertificate.select().where(ManagedCertificate.name == name)
+    name = spec.name.strip()
+    if existing is not None and name == existing.name:
+        check_path_component(name)  # a name stored before the length limit may be kept
+    else:
+        check_certificate_name(name)
+    # Case-insensitive, like the file systems of Windows and macOS (the store's index enforces it too).
+    clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(name))
     if existing is not None:
         clash = clash.where(ManagedCertificate.id != existing.id)
-    if clash.exists():
-        raise UsageError(f"A certificate named '{name}' already exists.")
+    other = clash.first()
+    if other is not None:
+        raise UsageError(_exists_message(name, other.name))
     acct = find_account(spec.account)
     if spec.rules:
         rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
@@ -130,9 +142,35 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     return cert
 
 
+def _same_name(name: str) -> peewee.Expression:
+    """Names equal without regard to case, folded by the database (as its unique index on lower(name) does)."""
+    return fn.LOWER(ManagedCertificate.name) == fn.LOWER(name)
+
+
+def _exists_message(name: str, existing: str) -> str:
+    if existing == name:
+        return f"A certificate named '{name}' already exists."
+    return f"A certificate named '{existing}' already exists (names differ only in case: choose another name)."
+
+
+def _save_unique(cert: ManagedCertificate, **kwargs: Any) -> None:
+    """Save; another process adding the same name (in any case) since our check loses cleanly."""
+    try:
+        with ManagedCertificate._meta.database.atomic():
+            cert.save(**kwargs)
+    except peewee.IntegrityError:
+        clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(cert.name))
+        if cert.id is not None and not kwargs.get("force_insert"):
+            clash = clash.where(ManagedCertificate.id != cert.id)
+        other = clash.first()
+        if other is None:  # another constraint failed: not ours to explain
+            raise
+        raise UsageError(_exists_message(cert.name, other.name)) from None
+
+
 def add_certificate(data: DataDir, spec: CertificateSpec) -> ManagedCertificate:
     cert = build_certificate(spec)
-    cert.save(force_insert=True)
+    _save_unique(cert, force_insert=True)
     return cert
 
 
@@ -142,7 +180,7 @@ def update_certificate(data: DataDir, name: str, spec: CertificateSpec) -> Manag
     if spec.name.strip() != cert.name and CertificateFiles(data.certificates, cert.name).has_live():
         raise UsageError(f"'{cert.name}' already has certificate files: it cannot be renamed.")
     cert = build_certificate(spec, existing=cert)
-    cert.save()
+    _save_unique(cert)
     return cert
 
 
@@ -220,12 +258,20 @@ def list_certificates() -> list[ManagedCertificate]:
 
 
 def get_certificate(name: str) -> ManagedCertificate:
+    """The certificate called `name`, in any case ('web' finds 'Web'); the exact spelling wins when a
+    database from before case-insensitive names holds both."""
     # The account comes in the same query: nearly every use case reads it.
-    cert = (ManagedCertificate.select(ManagedCertificate, Account).join(Account)
-            .where(ManagedCertificate.name == name).first())
-    if cert is None:
+    found = list(ManagedCertificate.select(ManagedCertificate, Account).join(Account)
+                 .where(_same_name(name)).limit(10))
+    exact = [c for c in found if c.name == name]
+    if exact:
+        return exact[0]
+    if len(found) == 1:
+        return found[0]
+    if not found:
         raise NotFoundError(f"No certificate named '{name}'.")
-    return cert
+    spellings = ", ".join(sorted(f"'{c.name}'" for c in found))
+    raise UsageError(f"Several certificates are named '{name}' in different case ({spellings}): give the exact name.")
 
 
 def current_version(cert: ManagedCertificate) -> CertificateVersion | None:
@@ -233,19 +279,49 @@ def current_version(cert: ManagedCertificate) -> CertificateVersion | None:
             .order_by(CertificateVersion.version.desc()).first())
 
 
-def remove_certificate(data: DataDir, name: str, *, delete_files: bool = True) -> None:
+def remove_certificate(data: DataDir, name: str, *, delete_files: bool = True) -> ManagedCertificate:
+    """Stop managing it (and delete its files); returns the removed certificate (its exact name)."""
     cert = get_certificate(name)
     cert.delete_instance(recursive=True)
     if delete_files:
+        try:
+            check_path_component(cert.name)
+        except UsageError:
+            # A name from an older version that is no safe folder name: this app never stored files under it,
+            # and deleting what such a path points to (say 'a/../b') could hit someone else's.
+            log.warning("not deleting files for %r: not a safe folder name", cert.name)
+            return cert
         CertificateFiles(data.certificates, cert.name).remove_all()
+    return cert
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+# What can go wrong reading one certificate's state: its files (a name too long for the file system, no
+# permission), a name an older version stored that is no safe folder name, a stored value that cannot be parsed.
+_VIEW_FAILURES = (CertifyError, OSError, ValueError, LookupError, TypeError, peewee.DoesNotExist)
+
+
 def certificate_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
-    """Everything a face shows about one certificate (secrets masked)."""
+    """Everything a face shows about one certificate (secrets masked), `problem` None.
+
+    Never raises for one broken certificate, so one never breaks a list (CLI, API, status): its view
+    then has status 'error' and `problem` says why."""
+    try:
+        return _full_view(data, cert)
+    except _VIEW_FAILURES as exc:
+        problem = exc.message if isinstance(exc, CertifyError) else f"{type(exc).__name__}: {safe_text(exc)}"
+        log.warning("cannot show certificate %r: %s", cert.name, problem)
+        view: dict[str, Any] = dict.fromkeys(_VIEW_KEYS)
+        view.update(name=cert.name, identifiers=list(cert.identifiers or []),
+                    primary_identifier=cert.primary_identifier, status="error", problem=problem,
+                    failure_count=cert.failure_count, last_error=cert.last_error)
+        return view
+
+
+def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
     version = current_version(cert)
     files = CertificateFiles(data.certificates, cert.name)
     account: Account = cert.account
@@ -282,7 +358,15 @@ def certificate_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "last_error": cert.last_error,
         "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
         "files": {role: str(path) for role, path in files.live_files().items()} if files.has_live() else None,
+        "problem": None,
     }
+
+
+_VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", "ca", "key_type", "reuse_key",
+              "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "serial",
+              "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
+              "renews_at", "next_attempt", "renew_reason", "deploy_status", "deploy_error", "ari_window",
+              "failure_count", "last_error", "versions", "files", "problem")
 
 
 def _site_steps(cert: ManagedCertificate, files: CertificateFiles, warnings: list[str]) -> list[str]:

@@ -29,10 +29,10 @@ class AppSettings(Plugin):
                    "json://host/path for a webhook, slack://... for chat. Empty: no notifications."),
         Param("notify_on_success", "Notify on success too", type="bool", default=False,
               help="Also send a notification when a renewal succeeds (failures are always sent)."),
-        Param("nginx_config", "nginx configuration", type="path", default="",
+        Param("nginx_config", "nginx configuration", type="path", default="", exists="file", keywords=("off",),
               help="The nginx main configuration file whose sites certificates deploy to, e.g. "
                    "/etc/nginx/nginx.conf. Empty: discovered from the installed nginx (nginx -V); off: no nginx."),
-        Param("apache_config", "Apache configuration", type="path", default="",
+        Param("apache_config", "Apache configuration", type="path", default="", exists="file", keywords=("off",),
               help="The Apache main configuration file, e.g. /etc/apache2/apache2.conf or "
                    "/etc/httpd/conf/httpd.conf. Empty: discovered (apachectl -V, the usual paths); off: no Apache."),
     )
@@ -46,6 +46,9 @@ def get_settings() -> dict[str, Any]:
 
 def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
     values = AppSettings.validate_options({**get_settings(), **changes})
+    # Only the changed keys are checked as input: a stored path whose file went away since does not
+    # block changing another setting.
+    values.update(AppSettings.check_input({key: values[key] for key in changes if key in values}))
     with Setting._meta.database.atomic():
         for key, value in values.items():
             Setting.insert(key=key, value=value, updated_at=datetime.now(UTC)).on_conflict(
@@ -64,7 +67,7 @@ def get_default_rule() -> dict[str, Any]:
     row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)
     if row is not None and row.value:
         rule = row.value
-        return make_rule(rule["challenge"], rule.get("provider"), rule.get("options"), "*")
+        return make_rule(rule["challenge"], rule.get("provider"), rule.get("options"), "*", given=False)
     return make_rule("http-01")
 
 

@@ -31,5 +31,24 @@ def _v3_renewal(db: peewee.Database) -> None:
               for name in columns if name not in existing])
 
 
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal]
+NAME_NOCASE_INDEX = "managed_certificate_name_nocase"
+
+
+def _v4_name_nocase(db: peewee.Database) -> None:
+    """Certificate names unique without regard to case ('web' and 'Web' are one folder on Windows and macOS),
+    in the database itself, so two processes adding at once cannot both win.
+
+    A database may already hold names that differ only in case. They are kept (renaming would break
+    the scripts and folders that use them): the oldest of each group stays in the index, the later ones
+    are left out of it by id, so they stay usable by their exact names while no new spelling can be
+    added next to them. Names are ASCII (check_certificate_name), so lower() folds them everywhere."""
+    table = models.ManagedCertificate._meta.table_name
+    later_duplicates = [row[0] for row in db.execute_sql(
+        f'SELECT a.id FROM "{table}" a WHERE EXISTS (SELECT 1 FROM "{table}" b '
+        f'WHERE lower(b.name) = lower(a.name) AND b.id < a.id) ORDER BY a.id').fetchall()]
+    where = f" WHERE id NOT IN ({', '.join(str(int(i)) for i in later_duplicates)})" if later_duplicates else ""
+    db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{NAME_NOCASE_INDEX}" ON "{table}" (lower(name)){where}')
+
+
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal, _v4_name_nocase]
 LATEST = len(MIGRATIONS)

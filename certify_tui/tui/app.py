@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from textual import events, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
 from certify_tui.tui.messages import WorkDone
@@ -51,6 +52,12 @@ class CertifyApp(App[None]):
         if self.quitting and isinstance(event, events.InputEvent):
             return
         await super().on_event(event)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Notifications show messages from the core, which quote what people typed and what CAs answered:
+        never markup ('[@click=...]' in a name would make a clickable action). Every screen's notify ends here."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def on_mount(self) -> None:
         self.push_screen(CertificatesScreen())

@@ -61,7 +61,9 @@ async def wait_plan(pilot) -> PlanView:
     return view
 
 
-async def test_create_a_certificate_entirely_by_keys(make_app) -> None:
+async def test_create_a_certificate_entirely_by_keys(make_app, tmp_path) -> None:
+    webroot = tmp_path / "html"
+    webroot.mkdir()  # a webroot must exist when it is given
     core = fresh_core("editor-create")
     add_account()
     app = make_app(core)
@@ -112,8 +114,8 @@ async def test_create_a_certificate_entirely_by_keys(make_app) -> None:
         await choose(pilot, 1)
         await wait_until(pilot, lambda: bool(screen.query("#field-path")))
         assert screen.rules[0]["provider"] == "webroot"
-        await pilot.press("tab", *"/var/www/html")
-        assert screen.rules[0]["options"] == {"path": "/var/www/html"}
+        await pilot.press("tab", *str(webroot))
+        assert screen.rules[0]["options"] == {"path": str(webroot)}
 
         # Advanced: key type ec384 (second in the list).
         await pilot.press("ctrl+right", "ctrl+right")
@@ -127,7 +129,7 @@ async def test_create_a_certificate_entirely_by_keys(make_app) -> None:
         view = await wait_plan(pilot)
         assert view.error is None, view.error
         assert "www.example.com (primary)" in view.text
-        assert "example.com" in view.text and "/var/www/html" in view.text and "ec384" in view.text
+        assert "example.com" in view.text and str(webroot) in view.text and "ec384" in view.text
 
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
@@ -136,7 +138,7 @@ async def test_create_a_certificate_entirely_by_keys(make_app) -> None:
         assert cert.primary_identifier == "www.example.com"
         assert cert.key_type == "ec384"
         assert cert.challenge_rules == [{"pattern": "*", "challenge": "http-01", "provider": "webroot",
-                                         "options": {"path": "/var/www/html"}}]
+                                         "options": {"path": str(webroot)}}]
 
 
 async def test_editing_loads_the_stored_settings(make_app) -> None:

@@ -203,3 +203,14 @@ def test_atomic_write_failure_keeps_old_content(tmp_path: Path, monkeypatch: pyt
 def test_atomic_write_into_missing_folder_raises(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="No such file"):
         atomic_write(tmp_path / "missing" / "f", b"x")
+
+
+def test_certificate_name_length_limit() -> None:
+    from certify_tui.paths import MAX_NAME_LENGTH, check_certificate_name, check_path_component
+
+    assert check_certificate_name("a" * MAX_NAME_LENGTH) == "a" * MAX_NAME_LENGTH
+    with pytest.raises(UsageError, match=f"65 characters long: use at most {MAX_NAME_LENGTH}"):
+        check_certificate_name("a" * 65)
+    # A longer name stored by an older version still names its folder.
+    assert check_path_component("a" * 100) == "a" * 100
+    assert DataDir(Path("/d")).certificate_dir("a" * 100) == Path("/d/certificates") / ("a" * 100)

@@ -148,6 +148,73 @@ def test_parse_option_pairs_errors(bad: str) -> None:
         parse_option_pairs([bad])
 
 
+def test_parse_option_pairs_refuses_a_repeated_key() -> None:
+    with pytest.raises(UsageError, match=r"^Option 'port' is given twice: give it once\.$"):
+        parse_option_pairs(["port=80", "address=::", " port=81"])
+    with pytest.raises(UsageError) as caught:
+        parse_option_pairs(["tsig_secret=hunter2", "tsig_secret=hunter3"])
+    assert "hunter" not in caught.value.message  # a secret is never echoed
+
+
+# -- input checks: addresses and paths ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("raw", "address"), [
+    ("0.0.0.0", "0.0.0.0"), ("::", "::"), (" 127.0.0.1 ", "127.0.0.1"), ("[::1]", "::1"),
+    ("0:0:0:0:0:0:0:1", "::1"),
+])
+def test_address_param_accepts_ip_addresses(raw: str, address: str) -> None:
+    assert Param("address", "Bind", type="address").check_input(raw, "x") == address
+
+
+@pytest.mark.parametrize("raw", ["999.1.1.1", "", " ", "example.com", "1.2.3", "::g"])
+def test_address_param_refuses_the_rest(raw: str) -> None:
+    with pytest.raises(UsageError, match=r"^x: option 'address' must be an IP address to listen on"):
+        Param("address", "Bind", type="address").check_input(raw, "x")
+
+
+def test_path_param_must_be_absolute(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    p = Param("path", "Folder", type="path", exists="dir")
+    for relative in ("../../etc", "www", "./www"):
+        with pytest.raises(UsageError, match=f"x: option 'path' must be an absolute path, not '{relative}'"):
+            p.check_input(relative, "x")
+    assert p.check_input(f" {tmp_path} ", "x") == str(tmp_path)
+    assert p.check_input("~", "x") == "~"  # the home folder: '~' is expanded where it is used
+    assert Param("p", "P", type="path").check_input("", "x") == ""  # not given
+
+
+def test_path_param_must_exist_when_declared(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    folder, afile = tmp_path / "www", tmp_path / "nginx.conf"
+    folder.mkdir()
+    afile.write_text("events {}\n")
+    must_be_dir = Param("path", "Folder", type="path", exists="dir")
+    must_be_file = Param("conf", "Config", type="path", exists="file", keywords=("off",))
+    assert must_be_dir.check_input(str(folder), "x") == str(folder)
+    assert must_be_file.check_input(str(afile), "x") == str(afile)
+    assert must_be_file.check_input("off", "x") == "off"
+    with pytest.raises(UsageError, match=f"^x: option 'path': the folder {tmp_path}/nope does not exist\\.$"):
+        must_be_dir.check_input(str(tmp_path / "nope"), "x")
+    with pytest.raises(UsageError, match=f"option 'path': {afile} is not a folder"):
+        must_be_dir.check_input(str(afile), "x")
+    with pytest.raises(UsageError, match=f"option 'conf': the file {afile}/x does not exist"):
+        must_be_file.check_input(str(afile / "x"), "x")
+    with pytest.raises(UsageError, match=f"option 'conf': {folder} is not a file"):
+        must_be_file.check_input(str(folder), "x")
+    assert Param("out", "Out", type="path").check_input(str(tmp_path / "later"), "x")  # created when used
+
+
+def test_input_checks_apply_to_given_options_not_stored_ones(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    gone = str(tmp_path / "gone")
+    with pytest.raises(UsageError, match="webroot: option 'path': the folder .*gone does not exist"):
+        make_rule("http-01", "webroot", {"path": gone})
+    with pytest.raises(UsageError, match="standalone: option 'address' must be an IP address"):
+        make_rule("http-01", "standalone", {"address": "999.1.1.1"})
+    # Loaded from the store to run: the run reports a folder removed since, not the loading.
+    stored = make_rule("http-01", "webroot", {"path": gone}, given=False)
+    assert provider_from(stored).options == {"path": gone}
+
+
 # -- providers ---------------------------------------------------------------------------------------
 
 
@@ -218,10 +285,12 @@ def test_make_rule_errors() -> None:
         make_rule("dns-01")
 
 
-def test_rule_for_first_match_wins() -> None:
+def test_rule_for_first_match_wins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    for folder in ("shop", "example"):
+        (tmp_path / folder).mkdir()
     rules = [
-        make_rule("http-01", "webroot", {"path": "/srv/shop"}, pattern="shop.example.com"),
-        make_rule("http-01", "webroot", {"path": "/srv/example"}, pattern="*.example.com"),
+        make_rule("http-01", "webroot", {"path": f"{tmp_path}/shop"}, pattern="shop.example.com"),
+        make_rule("http-01", "webroot", {"path": f"{tmp_path}/example"}, pattern="*.example.com"),
         make_rule("http-01", "standalone", {"port": "8080"}),
     ]
     assert rule_for(rules, "shop.example.com") is rules[0]
@@ -229,7 +298,7 @@ def test_rule_for_first_match_wins() -> None:
     assert rule_for(rules, "a.b.example.com") is rules[1]
     assert rule_for(rules, "other.org") is rules[2]
     assert rule_for(list(reversed(rules)), "shop.example.com") is rules[2]  # '*' first swallows all
-    assert provider_from(rules[1]).options == {"path": "/srv/example"}
+    assert provider_from(rules[1]).options == {"path": f"{tmp_path}/example"}
 
 
 def test_rule_for_no_match() -> None:

@@ -35,6 +35,20 @@ def test_defaults_and_bounds(core: Core) -> None:
         core.update_settings({"nope": 1})
 
 
+def test_web_server_configuration_must_exist(core: Core, tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="^settings: option 'nginx_config': the file /nonexistent does not exist"):
+        core.update_settings({"nginx_config": "/nonexistent"})
+    with pytest.raises(UsageError, match="option 'apache_config' must be an absolute path"):
+        core.update_settings({"apache_config": "apache2.conf"})
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\n")
+    assert core.update_settings({"nginx_config": str(conf), "apache_config": "off"})["nginx_config"] == str(conf)
+    # The file goes away: the other settings still change; only a new value for it is checked.
+    conf.unlink()
+    assert core.update_settings({"pool_size": 2})["nginx_config"] == str(conf)
+    assert core.update_settings({"nginx_config": ""})["nginx_config"] == ""
+
+
 def test_bad_notification_url_is_refused_before_saving(core: Core) -> None:
     with pytest.raises(UsageError):
         core.update_settings({"notify_urls": "not a url at all"})

@@ -91,7 +91,7 @@ class CommandTask(DeploymentTask):
               help="Run the command through the system shell (pipes, &&, variables)."),
         Param("timeout", "Timeout (s)", type="int", default=60, minimum=1, maximum=86400,
               help="How long the command may run before it is stopped and the task fails."),
-        Param("working_dir", "Working folder", type="path", help="Run the command in this folder."),
+        Param("working_dir", "Working folder", type="path", exists="dir", help="Run the command in this folder."),
         *DeploymentTask.COMMON_PARAMS,
     )
 

@@ -62,7 +62,7 @@ class SshTask(DeploymentTask):
         Param("host", "Host", required=True, help="The machine to copy to (name or address)."),
         Param("port", "Port", type="int", default=22, minimum=1, maximum=65535),
         Param("username", "User", required=True),
-        Param("key_file", "Private key file", type="path", required=True,
+        Param("key_file", "Private key file", type="path", required=True, exists="file",
               help="The SSH private key to log in with (key authentication only)."),
         Param("key_passphrase", "Key passphrase", secret=True, help="If the private key is encrypted."),
         Param("known_hosts", "known_hosts file", type="path", default=DEFAULT_KNOWN_HOSTS,

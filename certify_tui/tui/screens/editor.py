@@ -144,7 +144,7 @@ class CertificateEditorScreen(Screen[str | None]):
                                 classes="help indented")
                 yield _row("Add domain", Input(placeholder="type a name, Enter adds it", id="domain-input",
                                                compact=True))
-                yield Label("", id="domain-check", classes="indented")
+                yield Label("", id="domain-check", classes="indented", markup=False)
                 yield DomainList(id="domain-list")
                 yield Label("Delete removes the highlighted name; p makes it the primary (first) name.",
                             classes="help")
@@ -170,7 +170,7 @@ class CertificateEditorScreen(Screen[str | None]):
                 yield Label("", id="deploy-description", classes="help indented")
                 yield _row("Site", Select[str]([], prompt="Choose a site", id="deploy-site", compact=True),
                            id="site-row")
-                yield Label("", id="sites-note", classes="indented")
+                yield Label("", id="sites-note", classes="indented", markup=False)
                 yield _row("Add task", Select[str]([(t.title, t.id) for t in self.task_types.values()],
                                                    prompt="choose a type to add a task", id="new-task-type",
                                                    compact=True))
@@ -192,7 +192,7 @@ class CertificateEditorScreen(Screen[str | None]):
                                             compact=True))
                 yield _row("Renew at", Input(type="number", id="renewal-value", compact=True),
                            Select[str](RENEWAL_KINDS, allow_blank=False, id="renewal-kind", compact=True))
-                yield Label("", id="renewal-error", classes="indented")
+                yield Label("", id="renewal-error", classes="indented", markup=False)
                 yield _row("", Checkbox("Renew automatically", id="auto-renew", compact=True))
             with TabPane("5 Preview", id="preview"):
                 yield PlanView(id="plan")

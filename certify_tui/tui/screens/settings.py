@@ -59,7 +59,7 @@ class SettingsScreen(Screen[None]):
         yield Label("Settings  ·  ctrl+s saves  ·  Esc goes back", id="title-bar")
         with VerticalScroll(id="settings-body"):
             yield Label("Loading…", id="settings-loading")
-            yield Label("", id="settings-error")
+            yield Label("", id="settings-error", markup=False)
         with Vertical(id="renewal-worker"):
             yield Label("Renewal worker", id="renewal-worker-title")
             yield Static(renewal_worker_status(self.app.core), id="renewal-worker-state")

@@ -65,7 +65,7 @@ class PluginForm(Vertical):
             with Horizontal(classes="field-row"):
                 yield Label(label, classes="field-label", id=f"label-{param.key}")
                 yield self._field(param)
-            yield Label("", classes="field-error", id=f"error-{param.key}")
+            yield Label("", classes="field-error", id=f"error-{param.key}", markup=False)
             if param.help:
                 yield Label(param.help, classes="field-help")
 
@@ -109,13 +109,13 @@ class PluginForm(Vertical):
         return values
 
     def errors(self) -> dict[str, str]:
-        """Per-field messages, with the same rules (and words) as `Plugin.validate_options`."""
+        """Per-field messages, with the same rules (and words) as `Plugin.validate_input`."""
         raw = self.raw_values()
         found: dict[str, str] = {}
         for param in self.params:
             if param.key in raw:
                 try:
-                    param.parse(raw[param.key], self.owner)
+                    param.check_input(param.parse(raw[param.key], self.owner), self.owner)
                 except UsageError as exc:
                     found[param.key] = exc.message
             elif param.required:
