@@ -46,14 +46,29 @@ def issue(session: AcmeSession, names: list[str], key: PrivateKey, provider_for:
           on_order: Callable[[str], None] | None = None) -> IssuedChain:
     """Run an order to a downloaded chain; `resume_url` picks up an order a crashed run left behind."""
     order = _resume(session, resume_url, names, log) if resume_url else None
-    if order is None:
-        check_profile(session, profile)
-        order = _new_order(session, names, profile, replaces, log)
-        if on_order is not None:
-            on_order(order.uri)  # persisted before any challenge is answered, so a crash can resume it
+    if order is not None:
+        try:
+            return _complete(session, order, names, key, provider_for, log, preferred_chain, timeout)
+        except _StaleAnswerFailed as exc:
+            log.info(f"the resumed order failed where the stopped run had answered ({exc}); starting a new one")
+    check_profile(session, profile)
+    order = _new_order(session, names, profile, replaces, log)
+    if on_order is not None:
+        on_order(order.uri)  # persisted before any challenge is answered, so a crash can resume it
+    return _complete(session, order, names, key, provider_for, log, preferred_chain, timeout)
+
+
+class _StaleAnswerFailed(ValidationFailed):
+    """A resumed order failed on a challenge the stopped run had answered: the CA may have looked while no
+    process served the answer, which says nothing about the names. Worth one new order, never a failure."""
+
+
+def _complete(session: AcmeSession, order: Order, names: list[str], key: PrivateKey, provider_for: ProviderFor,
+              log: RequestLog, preferred_chain: str | None, timeout: float) -> IssuedChain:
     if order.body.status in (messages.STATUS_VALID, messages.STATUS_PROCESSING, messages.STATUS_READY):
         return _finalize(session, order, names, key, log, preferred_chain, timeout)
     pending = _prepare_tasks(session, order, provider_for, log)
+    inherited = {item.url for item in pending if item.challenge.status != messages.STATUS_PENDING}
     published: list[tuple[ChallengeProvider, list[ChallengeTask]]] = []
     try:
         for provider, tasks in _group(pending):
@@ -61,13 +76,18 @@ def issue(session: AcmeSession, names: list[str], key: PrivateKey, provider_for:
             provider.prepare(tasks, log)
             published.append((provider, tasks))
         for item in pending:
-            if item.challenge.status != messages.STATUS_PENDING:
+            if item.url in inherited:
                 # A resumed order: this challenge was answered before the crash and the CA is on it.
                 log.step("validation", "already answered; the CA is validating", item.identifier)
                 continue
             session.answer(item.challenge, item.response)
             log.step("validation", f"{item.task.challenge_type} answered; the CA is validating", item.identifier)
-        _wait_for_authorizations(session, pending, log, timeout)
+        failed = _wait_for_authorizations(session, pending, log, timeout)
+        if failed:
+            reasons = "; ".join(failed.values())
+            if inherited & failed.keys():
+                raise _StaleAnswerFailed(reasons)
+            raise ValidationFailed("Validation failed: " + reasons)
     finally:
         for provider, tasks in published:
             try:
@@ -154,9 +174,10 @@ def _group(pending: list[_Pending]) -> list[tuple[ChallengeProvider, list[Challe
 
 
 def _wait_for_authorizations(session: AcmeSession, pending: list[_Pending], log: RequestLog,
-                             timeout: float) -> None:
+                             timeout: float) -> dict[str, str]:
+    """Poll until every authorization is decided; the failed ones' reasons by authorization URL."""
     waiting = {item.url: item for item in pending}
-    failures: list[str] = []
+    failures: dict[str, str] = {}
     poller = Poller("the CA to validate", timeout)
     while waiting:
         retry_after = None
@@ -173,12 +194,11 @@ def _wait_for_authorizations(session: AcmeSession, pending: list[_Pending], log:
             reason = describe_problem(problem, item.identifier) if problem else (
                 f"{item.identifier}: authorization is {authz.status}")
             log.step("validation", reason, item.identifier, ok=False)
-            failures.append(reason)
+            failures[url] = reason
         if waiting:
             log.check_cancelled()
             poller.wait(retry_after)
-    if failures:
-        raise ValidationFailed("Validation failed: " + "; ".join(failures))
+    return failures
 
 
 def _finalize(session: AcmeSession, order: Order, names: list[str], key: PrivateKey, log: RequestLog,

@@ -3,15 +3,20 @@ resuming an interrupted order, and nonce rejection."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import struct
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from helpers import add_account, add_standalone_cert, live_bytes, unique, verify_issued
+from servers.common import free_port
 from servers.pebble import PebbleNotFound, PebbleServer
 
+from certify_tui.challenges.rules import make_rule
 from certify_tui.errors import UsageError
 from certify_tui.events import ProgressEvent
 from certify_tui.lifecycle import Core
@@ -161,6 +166,68 @@ def test_interrupted_order_is_resumed_not_reordered(core: Core, pebble, crash_at
     assert not (core.data.certificate_dir(name) / "pending-privkey.pem").exists()
     view = core.certificate_view(cert)
     verify_issued(view["files"], view["identifiers"], pebble.root_pem())
+
+
+def test_resumed_order_that_fails_where_the_stopped_run_answered_gets_one_new_order(core: Core, pebble) -> None:
+    """A run answered a challenge and died; the CA then looked while nothing served the answer. The next
+    run, resuming that order, must order again instead of failing (and backing off) for its own crash.
+
+    Deterministic: a tarpit on the CA's HTTP port holds the CA's validation connection, so the order is
+    still pending when the next run resumes it; the test then resets that connection, as a dead listener
+    would, after the next run has read the order."""
+    add_account(core, pebble)
+    name = unique("stale")
+    add_standalone_cert(core, pebble, name, [f"{name}.example.test"])
+    cert = core.get_certificate(name)
+    rules = cert.challenge_rules
+    # The first run listens elsewhere: the CA's connection lands on the tarpit instead.
+    cert.challenge_rules = [make_rule("http-01", "standalone", {"address": "127.0.0.1", "port": free_port()})]
+    cert.save()
+    tarpit = socket.create_server(("127.0.0.1", pebble.http_port), reuse_port=False)
+    held: list[socket.socket] = []
+
+    class Crash(Exception):
+        pass
+
+    def die_after_answering(event: ProgressEvent) -> None:
+        if event.step == "validation" and "answered" in event.message:
+            tarpit.settimeout(10)
+            held.append(tarpit.accept()[0])  # the CA is now validating, and waits on us
+            # Pebble validates from several perspectives at once (3 connections): hold every one of them,
+            # or the one left in the backlog is refused when the tarpit closes and the order turns invalid.
+            tarpit.settimeout(1.0)
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    held.append(tarpit.accept()[0])
+            raise Crash()
+
+    try:
+        with pytest.raises(Exception, match="Crash"):  # noqa: B017 - wrapped as an unexpected error
+            core.request(name, on_event=die_after_answering)
+        assert held, "the CA's validation connection must be held by the tarpit"
+        tarpit.close()  # the port is free for the next run; the CA's connection stays held
+        cert = core.get_certificate(name)
+        cert.challenge_rules = rules
+        cert.save()
+
+        def drop_the_held_connection(event: ProgressEvent) -> None:
+            if event.step == "validation" and "already answered" in event.message:
+                while held:  # a reset: what the CA sees when the listener it reached has died
+                    conn = held.pop()
+                    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    conn.close()
+
+        result = core.request(name, on_event=drop_the_held_connection)
+    finally:
+        tarpit.close()
+        for conn in held:
+            conn.close()
+    text = log_text(core, name)
+    assert "resuming the unfinished order (pending)" in text
+    assert "the resumed order failed where the stopped run had answered" in text
+    assert text.count("order created") == 2  # the crashed run's order, and exactly one new one
+    assert core.get_certificate(name).status == "valid" and core.get_certificate(name).failure_count == 0
+    verify_issued(result.version.files, [f"{name}.example.test"], pebble.root_pem())
 
 
 def test_parallel_pool_renews_many(core: Core, pebble) -> None:
