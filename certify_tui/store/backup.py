@@ -21,6 +21,7 @@ from certify_tui import paths
 from certify_tui.errors import StorageError
 from certify_tui.paths import fsync_directory, os_error_reason
 from certify_tui.store.guard import check_rows
+from certify_tui.store.readonly import connect_read_only
 
 BACKUP_NAME = "certify.db.bak"
 OLD_NAME = f"{BACKUP_NAME}.old"
@@ -81,9 +82,21 @@ def inspect(path: Path, *, full: bool = True) -> DatabaseSummary:
     if stat.st_size == 0:
         summary.integrity = "empty"
         return summary
+    def connect(options: str) -> sqlite3.Connection:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?{options}", uri=True, timeout=10)
+        try:
+            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
     try:
-        # mode=ro: looking never creates or changes the database itself
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
+        # read-only: looking never creates or changes the database, and works on read-only media too
+        conn = connect_read_only(path, connect)
+    except StorageError as exc:  # unreadable as it stands, which says nothing about damage
+        summary.integrity, summary.problems = "unreadable", [exc.message]
+        return summary
     except sqlite3.Error as exc:
         summary.integrity, summary.problems = "damaged", [str(exc)]
         return summary

@@ -7,7 +7,10 @@ Any write then fails with "attempt to write a readonly database", which the face
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import peewee
 
@@ -15,25 +18,35 @@ from certify_tui.errors import StorageError
 from certify_tui.store import guard, migrations
 from certify_tui.store.models import SchemaVersion, database_proxy
 
+T = TypeVar("T")
+
+
+def connect_read_only(path: Path, connect: Callable[[str], T]) -> T:
+    """`connect(uri_options)` for a database that must only be read, on media that may be read-only.
+
+    `connect` must read something, so that SQLite opens its shared memory there and then: `mode=ro` first
+    (it reads a write-ahead log too, if its -shm file can be opened), else `immutable=1`, but only when no
+    write-ahead log holds changes, because immutable reads would silently ignore them."""
+    try:
+        return connect("mode=ro")
+    except (sqlite3.Error, peewee.PeeweeException) as exc:
+        wal = path.with_name(f"{path.name}-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise StorageError(f"Cannot read the database {path}: its latest changes are still in {wal.name} "
+                               f"and the data folder is read-only; remount it read-write once.") from exc
+    return connect("mode=ro&immutable=1")
+
 
 def open_read_only(path: Path) -> peewee.Database:
     if not path.is_file():
         raise StorageError(f"The data folder {path.parent} is read-only and has no database ({path.name}); "
                            f"remount it read-write to create one.")
     try:
-        db, current = _connect(path, "mode=ro")  # reads a write-ahead log too, if its -shm file is there
+        db, current = connect_read_only(path, lambda options: _connect(path, options))
     except peewee.PeeweeException as exc:
-        wal = path.with_name(f"{path.name}-wal")
-        if wal.exists() and wal.stat().st_size > 0:
-            # immutable=1 would ignore the log and show stale data: better say so.
-            raise StorageError(f"Cannot read the database {path}: its latest changes are still in {wal.name} "
-                               f"and the data folder is read-only; remount it read-write once.") from exc
-        try:
-            db, current = _connect(path, "mode=ro&immutable=1")
-        except peewee.PeeweeException as again:
-            if guard.is_damage(again):
-                raise guard.damaged(path, str(again)) from again
-            raise StorageError(f"Cannot read the database {path} (read-only data folder): {again}.") from again
+        if guard.is_damage(exc):
+            raise guard.damaged(path, str(exc)) from exc
+        raise StorageError(f"Cannot read the database {path} (read-only data folder): {exc}.") from exc
     try:
         guard.quick_check(db, path)  # damage is reported the same way on read-only media
     except BaseException:

@@ -7,6 +7,7 @@ otherwise), so "No space left on device" and "Read-only file system" come from t
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import subprocess
@@ -140,6 +141,25 @@ def test_read_only_data_folder(pebble: PebbleServer, small_fs: Path, tmp_path: P
     finally:
         umount_fs(view)
         holder.close()
+
+
+def test_db_check_reads_a_cleanly_closed_database_on_read_only_media(
+        pebble: PebbleServer, small_fs: Path, tmp_path: Path) -> None:
+    """No process has it open, so no -shm file exists and none can be created: `db check` must still read the
+    database (and its backups), never report a healthy file as damaged."""
+    data = small_fs / "data"
+    issue(data, pebble, "audit")
+    ok(data, "db", "backup")
+    assert not (data / "certify.db-shm").exists()
+    view = _read_only_view(small_fs, tmp_path)
+    try:
+        run = ok(view / "data", "db", "check", "--json")
+        report = json.loads(run.out)
+        assert report["integrity"] == "ok", run.out
+        assert (report["accounts"], report["certificates"]) == (1, 1)
+        assert [b["integrity"] for b in report["backups"]] == ["ok"], run.out
+    finally:
+        umount_fs(view)
 
 
 # -- item 19 and the logging half of item 4: log files ----------------------------------------------------
