@@ -13,7 +13,6 @@ import contextlib
 import os
 import shutil
 import signal
-import sqlite3
 import stat
 import subprocess
 import time
@@ -21,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers.common import count_rows
 from servers.pebble import PebbleServer
 from test_cli import CLI, _env, add_account, add_cert, clean_error, cli, ok
 
@@ -29,13 +29,6 @@ from certify_tui.store.lock import DatabaseInUse, HolderLock
 
 pytestmark = pytest.mark.pebble
 
-
-def _count(db_file: Path, table: str) -> int:
-    conn = sqlite3.connect(f"{db_file.as_uri()}?mode=ro", uri=True)
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def _overwrite_middle(path: Path, size: int) -> None:
@@ -103,7 +96,7 @@ def test_fresh_folder_still_gets_a_database(tmp_path: Path) -> None:
     (made / "certificates").mkdir(parents=True)
     (made / "certify.db").write_bytes(b"")
     ok(made, "account", "list")
-    assert _count(made / "certify.db", "schema_version") == migrations.LATEST
+    assert count_rows(made / "certify.db", "schema_version") == migrations.LATEST
 
 
 @contextlib.contextmanager
@@ -134,16 +127,16 @@ def _service_start_and_stop(data: Path) -> None:
 def test_backup_with_fewer_certificates_keeps_the_fuller_one(data: Path) -> None:
     _service_start_and_stop(data)
     bak, old, last_good = data / "certify.db.bak", data / "certify.db.bak.old", data / "certify.db.bak.last-good"
-    assert _count(bak, "managed_certificate") == 1
+    assert count_rows(bak, "managed_certificate") == 1
     ok(data, "cert", "remove", "web")
     _service_start_and_stop(data)  # the new backup holds fewer certificates: the fuller one is kept
     _service_start_and_stop(data)  # ... and survives the next rotation too
-    assert _count(bak, "managed_certificate") == 0 and _count(old, "managed_certificate") == 0
-    assert _count(last_good, "managed_certificate") == 1 and _count(last_good, "account") == 1
+    assert count_rows(bak, "managed_certificate") == 0 and count_rows(old, "managed_certificate") == 0
+    assert count_rows(last_good, "managed_certificate") == 1 and count_rows(last_good, "account") == 1
     assert stat.S_IMODE(last_good.stat().st_mode) == 0o600
     # `db backup` (no --to) rotates the same way and never drops it either.
     ok(data, "db", "backup")
-    assert _count(last_good, "managed_certificate") == 1
+    assert count_rows(last_good, "managed_certificate") == 1
 
 
 # -- item 2: damage is noticed at open ----------------------------------------------------------------
@@ -180,7 +173,7 @@ def test_db_backup_to_a_new_file(data: Path, tmp_path: Path) -> None:
     target = tmp_path / "elsewhere.db"
     run = ok(data, "db", "backup", "--to", str(target))
     assert str(target) in run.out
-    assert _count(target, "managed_certificate") == 1 and _count(target, "account") == 1
+    assert count_rows(target, "managed_certificate") == 1 and count_rows(target, "account") == 1
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     before = target.read_bytes()
     line = clean_error(cli(data, "db", "backup", "--to", str(target)), 1)  # never overwritten

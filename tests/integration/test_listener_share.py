@@ -15,19 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import add_account, add_standalone_cert, start_cli, unique
-from servers.common import free_port
+from servers.common import free_port, wait_for
 
 from certify_tui.challenges import http_listener, http_share
 from certify_tui.lifecycle import Core
 from certify_tui.paths import ensure_private_dir
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def write_script(path: Path, body: str) -> Path:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from helpers import add_account, add_standalone_cert, unique, verify_issued
-from servers.common import free_port
+from servers.common import free_port, wait_for
 from servers.pebble import PebbleNotFound, PebbleServer
 
 from certify_tui.lifecycle import Core
@@ -29,13 +29,6 @@ def cli(data_dir: Path, *args: str, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env, **kwargs)
 
 
-
-def wait_for(condition, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def setup_cert(data_dir: Path, pebble, **kwargs) -> tuple[str, str]:

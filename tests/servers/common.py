@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -62,3 +65,21 @@ def tail(path: Path, lines: int = 30) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll `condition` until it holds; the timeout only ends a hung test."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def count_rows(db_file: Path, table: str) -> int:
+    """Rows in a table of an SQLite file, read without changing it."""
+    conn = sqlite3.connect(f"{db_file.as_uri()}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    finally:
+        conn.close()

@@ -16,6 +16,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from servers.common import count_rows
 
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.events import RequestLog
@@ -93,13 +94,6 @@ def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def _count(db_file: Path, table: str) -> int:
-    conn = sqlite3.connect(f"{db_file.as_uri()}?mode=ro", uri=True)
-    try:
-        return conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
-    finally:
-        conn.close()
-
 
 # --- backup ------------------------------------------------------------------------------------------
 
@@ -154,7 +148,7 @@ def test_backup_while_another_connection_writes(core: Core) -> None:
     assert {"account", "managed_certificate", "certificate_version", "setting", "schema_version"} <= tables
     assert before <= load_rows <= after  # a consistent snapshot taken while the writer ran
     # The older backup was rotated, not overwritten, and it is a complete database too.
-    assert before <= _count(old, "setting") <= load_rows
+    assert before <= count_rows(old, "setting") <= load_rows
     leftovers = [p.name for p in core.data.root.iterdir() if p.name.startswith(".")]
     assert leftovers == []
 
@@ -178,8 +172,8 @@ def test_backup_rotation_keeps_previous(core: Core) -> None:
     _account("b@example.com")
     result = maintenance.backup_database(core)
     assert result.ok
-    assert _count(core.data.root / "certify.db.bak.old", "account") == 1
-    assert _count(core.data.root / "certify.db.bak", "account") == 2
+    assert count_rows(core.data.root / "certify.db.bak.old", "account") == 1
+    assert count_rows(core.data.root / "certify.db.bak", "account") == 2
 
 
 # --- integrity -----------------------------------------------------------------------------------------
