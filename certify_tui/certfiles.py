@@ -83,12 +83,11 @@ def _verify(fullchain_pem: bytes, key_pem: bytes) -> tuple[x509.Certificate, lis
         if child.issuer != parent.subject:
             raise _fail(f"The certificate chain is broken: {child.subject.rfc4514_string()} "
                         f"was not issued by {parent.subject.rfc4514_string()}.")
-        if hasattr(child, "verify_directly_issued_by"):  # cryptography >= 40
-            try:
-                child.verify_directly_issued_by(parent)
-            except (ValueError, TypeError, InvalidSignature) as exc:
-                raise _fail(f"The certificate chain is broken: the signature on "
-                            f"{child.subject.rfc4514_string()} does not verify.", exc) from exc
+        try:
+            child.verify_directly_issued_by(parent)
+        except (ValueError, TypeError, InvalidSignature) as exc:
+            raise _fail(f"The certificate chain is broken: the signature on "
+                        f"{child.subject.rfc4514_string()} does not verify.", exc) from exc
     return leaf, certs[1:]
 
 

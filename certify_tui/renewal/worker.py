@@ -123,10 +123,8 @@ def worker_status() -> dict[str, Any] | None:
 
 
 def _notify(core: Core, outcome: RenewOutcome) -> None:
-    try:
-        from certify_tui import notify
-    except ImportError:
-        return
+    from certify_tui import notify  # apprise loads only when something is to be sent
+
     try:
         notify.notify_renewal(core.settings(), outcome.name, outcome.ok, outcome.message)
     except Exception as exc:  # noqa: BLE001 - a notification failure is logged, never fatal

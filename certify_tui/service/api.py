@@ -286,33 +286,15 @@ class ApiApp:
         return _json(outcome)
 
     def _run_renewal(self, cert: Any) -> tuple[dict[str, Any], bool]:
-        """({name, ok, message, ...}, busy): Core.renew(force=True) when it exists, else Core.request."""
+        """({name, ok, message, ...}, busy) of a forced renewal; Core.renew takes the certificate's lease
+        itself and answers "busy" when another process holds it."""
         name = cert.name
-        renew = getattr(self.core, "renew", None)
-        if callable(renew):  # it takes the renewal lease itself and says "busy" if another holder has it
-            outcomes = list(renew([name], force=True))
-            outcome = next((o for o in outcomes if getattr(o, "name", None) == name), None)
-            if outcome is None:
-                return {"name": name, "ok": False, "action": "busy", "message": ""}, True
-            action = getattr(outcome, "action", None)
-            busy = action == "busy" or bool(getattr(outcome, "busy", False))
-            body = {"name": name, "ok": bool(outcome.ok) and not busy, "action": action,
-                    "message": str(outcome.message or ""), "serial": getattr(outcome, "serial", None)}
-            return body, busy
-        if _leased_elsewhere(cert):
+        outcome = next((o for o in self.core.renew([name], force=True) if o.name == name), None)
+        if outcome is None:
             return {"name": name, "ok": False, "action": "busy", "message": ""}, True
-        result = self.core.request(name)
-        version = result.version
-        message = (f"Issued {result.name}: serial {version.serial}, valid until "
-                   f"{version.not_after:%Y-%m-%d %H:%M} UTC ({result.seconds:.2f} s).")
-        return {"name": result.name, "ok": True, "action": "renewed", "message": message,
-                "serial": version.serial}, False
-
-
-def _leased_elsewhere(cert: Any) -> bool:
-    """True while another process holds the certificate's renewal lease."""
-    owner, expires = getattr(cert, "lease_owner", None), getattr(cert, "lease_expires", None)
-    return bool(owner) and expires is not None and expires > datetime.now(UTC)
+        busy = outcome.action == "busy"
+        return {"name": name, "ok": outcome.ok and not busy, "action": outcome.action,
+                "message": outcome.message, "serial": outcome.serial}, busy
 
 
 # -- the server -----------------------------------------------------------------------------------
