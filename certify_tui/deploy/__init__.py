@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certify_tui.errors import OperationError
+# Defined below the package's modules (tasks, sites) so they need not import the package; re-exported here.
+from certify_tui.deploy.base import DeploymentFailed as DeploymentFailed
 
 if TYPE_CHECKING:
     from certify_tui.certfiles import StoredVersion
@@ -17,10 +18,6 @@ if TYPE_CHECKING:
     from certify_tui.events import RequestLog
     from certify_tui.paths import DataDir
     from certify_tui.store.models import ManagedCertificate
-
-
-class DeploymentFailed(OperationError):
-    """The certificate was issued and stored, but putting it in place failed."""
 
 
 def deployed_files(cert: ManagedCertificate, files: dict[str, str], serial: str, not_after: str) -> DeployedFiles:

@@ -10,7 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol
 
+from certify_tui.errors import OperationError
 from certify_tui.plugins import Param, Plugin
+
+
+class DeploymentFailed(OperationError):
+    """The certificate was issued and stored, but putting it in place failed."""
 
 TRIGGERS = ("success", "failure", "always", "manual")
 

@@ -12,9 +12,9 @@ import shlex
 
 from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
-from certify_tui.commands import check_command_line, program_name, run_command
 from certify_tui.errors import OperationError
 from certify_tui.plugins import Param
+from certify_tui.user_commands import check_command_line, program_name, run_command
 
 MAX_LOG_LINES = 40
 MAX_LINE_CHARS = 300

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeployedFiles, Site, StepLogger
+from certify_tui.deploy.base import DeployedFiles, DeploymentFailed, Site, StepLogger
 from certify_tui.deploy.sites import apache, nginx
 from certify_tui.deploy.sites.nginx import ConfigError, EditRefused
 from certify_tui.errors import StorageError

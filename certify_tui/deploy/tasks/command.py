@@ -13,10 +13,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.commands import check_command_line, program_name, run_command
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
 from certify_tui.plugins import Param
+from certify_tui.user_commands import check_command_line, program_name, run_command
 
 MAX_LOG_LINES = 40  # shown: the first and the last half of these
 MAX_LINE_CHARS = 300

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from certify_tui import paths
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
 from certify_tui.errors import StorageError, UsageError
 from certify_tui.plugins import Param
 

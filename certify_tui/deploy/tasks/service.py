@@ -12,12 +12,11 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.commands import check_command_line, program_name
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
 from certify_tui.deploy.tasks.command import run_local_command, task_environment
 from certify_tui.errors import UsageError
 from certify_tui.plugins import Param
+from certify_tui.user_commands import check_command_line, program_name
 
 # systemd unit names (with an optional instance and suffix); never starting with '-', so never an option.
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9_.@:\\][A-Za-z0-9_.@:\\-]*")

@@ -23,8 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
 from certify_tui.deploy.tasks.command import log_output
 from certify_tui.errors import UsageError
 from certify_tui.plugins import Param

@@ -14,8 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certify_tui import __version__
-from certify_tui.deploy import DeploymentFailed
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
 from certify_tui.errors import UsageError
 from certify_tui.plugins import Param
 
