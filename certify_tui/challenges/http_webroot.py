@@ -7,11 +7,12 @@ import os
 from pathlib import Path
 
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
-from certify_tui.errors import OperationError
+from certify_tui.errors import OperationError, StorageError
 from certify_tui.paths import atomic_write
 from certify_tui.plugins import Param
 
 WELL_KNOWN = (".well-known", "acme-challenge")
+_PUBLISH_ATTEMPTS = 20  # each retry follows another renewer removing the empty folder: a few at most
 
 
 class WebrootHttpProvider(ChallengeProvider):
@@ -35,14 +36,32 @@ class WebrootHttpProvider(ChallengeProvider):
         if not root.is_dir():
             raise OperationError(f"Webroot '{root}' does not exist or is not a folder.")
         folder = self._challenge_dir()
-        try:
-            # The web server's user must read these, so they are world-readable (they are public by design).
-            folder.mkdir(mode=0o755, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OperationError(f"Cannot create '{folder}': {exc.strerror or exc}.") from exc
         for task in tasks:
-            atomic_write(folder / task.token, task.validation.encode(), mode=0o644)
+            self._publish(folder, task)
             log.info(f"wrote {folder / task.token}", task.identifier)
+
+    @staticmethod
+    def _publish(folder: Path, task: ChallengeTask) -> None:
+        # Another renewer on this webroot (the service and a cron run, two nodes on a shared docroot) removes the
+        # folders when its cleanup leaves them empty, possibly between our mkdir and our write. They are removed
+        # only while empty, so creating them again and writing once more always ends with our token in place.
+        for attempt in range(_PUBLISH_ATTEMPTS):
+            last = attempt == _PUBLISH_ATTEMPTS - 1
+            try:
+                # The web server's user must read these, so they are world-readable (they are public by design).
+                folder.mkdir(mode=0o755, parents=True, exist_ok=True)
+            except (FileNotFoundError, FileExistsError) as exc:  # removed mid-way (exist_ok re-checks is_dir)
+                if last:
+                    raise OperationError(f"Cannot create '{folder}': {exc.strerror or exc}.") from exc
+                continue
+            except OSError as exc:
+                raise OperationError(f"Cannot create '{folder}': {exc.strerror or exc}.") from exc
+            try:
+                atomic_write(folder / task.token, task.validation.encode(), mode=0o644)
+                return
+            except StorageError as exc:
+                if last or not isinstance(exc.__cause__, FileNotFoundError):
+                    raise
 
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         folder = self._challenge_dir()
