@@ -29,8 +29,6 @@ def cli(data_dir: Path, *args: str, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=env, **kwargs)
 
 
-
-
 def setup_cert(data_dir: Path, pebble, **kwargs) -> tuple[str, str]:
     core = Core.open(str(data_dir))
     try:
@@ -122,7 +120,13 @@ def test_kill_9_mid_renewal_then_restart_completes(data_dir: Path, slow_pebble) 
     log = data_dir / "logs" / "certificates" / f"{name}.log"
     lines_before = len(log.read_text().splitlines())
     proc = cli(data_dir, "renew", name, "--force")
-    wait_for(lambda: "answered" in "\n".join(log.read_text().splitlines()[lines_before:]), what="the challenge")
+    try:
+        wait_for(lambda: "answered" in "\n".join(log.read_text().splitlines()[lines_before:]), what="the challenge")
+    except AssertionError:
+        proc.kill()
+        out, err = proc.communicate(timeout=10)
+        raise AssertionError(f"the renewal never answered its challenge; it printed: {out!r} {err!r}; "
+                             f"its log: {log.read_text().splitlines()[lines_before:]}") from None
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     # The live set is still the old, complete certificate.
