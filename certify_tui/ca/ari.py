@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from cryptography import x509
 
 from certify_tui.ca.client import AcmeSession
-from certify_tui.ca.polling import retry_after_seconds
 from certify_tui.errors import CAError
+from certify_tui.polling import retry_after_seconds
 
 DEFAULT_RECHECK = timedelta(hours=6)  # RFC 9773 suggests polling about this often without Retry-After
 MIN_RECHECK = timedelta(minutes=1)

@@ -1,6 +1,6 @@
 """Running one ACME order: publish answers, let the CA validate, finalise, download.
 
-Polling is our own (see polling.py): the library's fixed one-second sleeps would set the
+Polling is our own (see certify_tui/polling.py): the library's fixed one-second sleeps would set the
 pace of every certificate.
 """
 
@@ -13,12 +13,12 @@ from acme import challenges as acme_challenges
 from acme import messages
 
 from certify_tui.ca.client import AcmeSession, Order
-from certify_tui.ca.polling import Poller
 from certify_tui.ca.problems import describe_problem
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.errors import CAError, CertifyError, UsageError, ValidationFailed
 from certify_tui.events import RequestLog
 from certify_tui.keys import PrivateKey, make_csr, split_pem_chain
+from certify_tui.polling import Poller
 
 ProviderFor = Callable[[str], ChallengeProvider]
 

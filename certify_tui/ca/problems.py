@@ -9,8 +9,8 @@ import requests
 from acme import errors as acme_errors
 from acme import messages
 
-from certify_tui.ca.polling import retry_after_seconds
 from certify_tui.errors import CAError, CertifyError, OperationError
+from certify_tui.polling import retry_after_seconds
 
 
 def _who(problem: messages.Error, identifier: str | None) -> str:

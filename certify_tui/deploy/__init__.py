@@ -50,17 +50,16 @@ def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> tuple[li
 
 
 def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog,
-                       *, manual: bool = False) -> None:
-    """Deploy to the mode's sites, then run the tasks; one DeploymentFailed naming every failure."""
-    from certify_tui.lifecycle.settings import get_settings
-
+                       settings: dict[str, Any], *, manual: bool = False) -> None:
+    """Deploy to the mode's sites, then run the tasks; one DeploymentFailed naming every failure.
+    `settings`: the application settings (where the nginx and Apache configurations are)."""
     mode = (cert.deployment or {}).get("mode", "files")
     files = deployed_files(cert, stored.files, stored.serial, stored.not_after.isoformat())
     failures: list[str] = []
     if mode in ("files", "none"):
         log.step("deploy", f"deployment mode '{mode}': the live files are the deployment", ok=True)
     else:
-        failures += _deploy_sites(cert, files, get_settings(), log)
+        failures += _deploy_sites(cert, files, settings, log)
     failures += _run_tasks(cert, files, log, succeeded=True, manual=manual)
     if failures:
         raise DeploymentFailed("; ".join(failures))

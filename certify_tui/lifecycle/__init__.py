@@ -37,8 +37,8 @@ from certify_tui.store.url import DatabaseURL, parse_database_url
 
 if TYPE_CHECKING:
     from certify_tui.diagnostics import Check
+    from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
-    from certify_tui.renewal.engine import RenewOutcome
 
 _app_handler: PrivateFileHandler | None = None
 
@@ -251,17 +251,19 @@ class Core:
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
               pool_size: int | None = None, cancel: threading.Event | None = None,
-              started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+              started: datetime | None = None, report_skipped: bool = False,
+              on_outcome: Callable[[RenewOutcome], None] | None = None) -> list[RenewOutcome]:
         """Renew the named certificates, or every due one (forced: every auto-renewed one); each outcome says
         renewed, not due, busy, skipped or failed. `started`: when the command began (a forced run skips what
-        was issued since). `report_skipped`: also list what a run without names leaves out, with why."""
-        from certify_tui.renewal.engine import renew_certificates
+        was issued since). `report_skipped`: also list what a run without names leaves out, with why.
+        `on_outcome`: called with each outcome as it happens (the renewal worker notifies from there)."""
+        from certify_tui.lifecycle.renew import renew_certificates
 
         if names:  # names as typed ('web' for 'Web'): the engine and its leases use the stored ones
             names = [certificates.get_certificate(name).name for name in names]
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
                                   pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
-                                  started=started, report_skipped=report_skipped)
+                                  started=started, report_skipped=report_skipped, on_outcome=on_outcome)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

@@ -29,6 +29,7 @@ from certify_tui.events import Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
+from certify_tui.lifecycle.settings import get_settings
 from certify_tui.oserrors import storage_error
 from certify_tui.paths import DataDir, ensure_private_dir, write_private_file
 from certify_tui.renewal import leases, policy, repair
@@ -277,7 +278,7 @@ def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log:
             manual: bool = False) -> str | None:
     """Deployment failures are the deployment's own status: the certificate stays issued, no reorder."""
     try:
-        deploy_certificate(data, cert, stored, log, manual=manual)
+        deploy_certificate(data, cert, stored, log, get_settings(), manual=manual)
     except DeploymentFailed as exc:
         log.step("deploy", exc.message, ok=False)
         cert.deploy_status, cert.deploy_error = "failed", exc.message

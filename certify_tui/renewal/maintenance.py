@@ -11,13 +11,16 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import peewee
 
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.errors import CertifyError
 from certify_tui.paths import DataDir, os_error_reason
+from certify_tui.renewal.repair import CleanupResult, sweep
+from certify_tui.renewal.step_result import StepResult
+from certify_tui.renewal.step_result import report as _report
 from certify_tui.store import backup
 from certify_tui.store.guard import RESTORE_HINT, check_rows
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
@@ -27,18 +30,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("certify_tui")
 
-BACKUP_NAME = backup.BACKUP_NAME
 PG_SKIPPED = "skipped: PostgreSQL is backed up with pg_dump"
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_KEEP = 5
-
-
-@dataclass
-class StepResult:
-    step: ClassVar[str] = "maintenance"
-    ok: bool
-    message: str
-    skipped: bool = False
 
 
 @dataclass
@@ -71,24 +65,6 @@ class RotateResult(StepResult):
     errors: list[str] = field(default_factory=list)
 
 
-R = TypeVar("R", bound=StepResult)
-
-
-def _report(result: R) -> R:
-    log.log(logging.INFO if result.ok else logging.WARNING, "maintenance %s: %s", result.step, result.message)
-    return result
-
-
-def _sqlite_path(db: peewee.Database) -> str | None:
-    """The SQLite file behind `db`, or None for any other database (PostgreSQL) or an in-memory one."""
-    if not isinstance(db, peewee.SqliteDatabase):
-        return None
-    name = str(db.database)
-    if name in ("", ":memory:") or name.startswith("file::memory:"):
-        return None
-    return name
-
-
 # -- backup -------------------------------------------------------------------------------------------
 
 
@@ -102,17 +78,11 @@ def backup_database(core: Core) -> BackupResult:
     """
     if not isinstance(core.db, peewee.SqliteDatabase):
         return _report(BackupResult(ok=True, message=PG_SKIPPED, skipped=True))
-    source_path = _sqlite_path(core.db)
-    if source_path is None:
+    source = backup.sqlite_file(core.db)
+    if source is None:
         return _report(BackupResult(ok=True, message="skipped: in-memory database", skipped=True))
-    done = backup.backup_into_folder(Path(source_path), core.data.root)
-    message = f"wrote {done.path} ({done.summary.size} bytes, {done.summary.contents()})"
-    if done.previous is not None:
-        message += f"; previous kept as {done.previous.name}"
-    if done.last_good is not None:
-        message += (f"; the copy holds fewer accounts or certificates than the previous backup, which is also "
-                    f"kept as {done.last_good.name}")
-    return _report(BackupResult(ok=True, message=message, path=done.path, previous=done.previous,
+    done = backup.backup_into_folder(source, core.data.root)
+    return _report(BackupResult(ok=True, message=done.describe(), path=done.path, previous=done.previous,
                                 size=done.summary.size, last_good=done.last_good))
 
 
@@ -254,8 +224,6 @@ def _shift(path: Path, keep: int) -> None:
 def run_daily(core: Core) -> list[StepResult]:
     """Backup, integrity check, prune (to the `keep_versions` setting), log rotation and leftover cleanup,
     each on its own."""
-    from certify_tui.renewal.repair import CleanupResult, sweep  # repair builds on StepResult
-
     results: list[StepResult] = []
 
     def keep() -> int:

@@ -28,7 +28,7 @@ from certify_tui.certfiles import CertificateFiles
 from certify_tui.errors import CertifyError
 from certify_tui.paths import DataDir, ensure_private_dir, fsync_directory, write_error
 from certify_tui.renewal import leases
-from certify_tui.renewal.maintenance import StepResult
+from certify_tui.renewal.step_result import StepResult, report
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
 
 log = logging.getLogger("certify_tui")
@@ -157,6 +157,4 @@ def sweep(data: DataDir) -> CleanupResult:
     message = f"{len(actions)} repair(s)" + (f": {'; '.join(actions[:3])}" if actions else "")
     if errors:
         message += f"; {len(errors)} failed: {'; '.join(errors[:3])}"
-    result = CleanupResult(ok=not errors, message=message, actions=actions, errors=errors)
-    log.log(logging.INFO if result.ok else logging.WARNING, "maintenance %s: %s", result.step, result.message)
-    return result
+    return report(CleanupResult(ok=not errors, message=message, actions=actions, errors=errors))

@@ -2,6 +2,8 @@
 
 It runs inside the TUI or headless (`certify-tui service`). Its heartbeat is written to the
 database so any face can tell whether a worker is running, where, and when it checks next.
+The due-check is `Core.renew`, called on the Core the worker is given: the worker never imports
+the lifecycle it serves, so it sits below it (and Core.worker_status can read the heartbeat here).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from certify_tui.errors import CertifyError
-from certify_tui.renewal.engine import RenewOutcome, renew_certificates
 from certify_tui.store.models import Setting
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
+    from certify_tui.lifecycle.renew import RenewOutcome
 
 log = logging.getLogger("certify_tui")
 HEARTBEAT_KEY = "worker.heartbeat"
@@ -70,8 +72,7 @@ class RenewalWorker:
         with self._check_lock:
             self._write_heartbeat(running=True)
             try:
-                outcomes = renew_certificates(self.core.data, pool_size=self.pool_size, cancel=self.stopping,
-                                              on_outcome=self._outcome)
+                outcomes = self.core.renew(pool_size=self.pool_size, cancel=self.stopping, on_outcome=self._outcome)
             except CertifyError as exc:
                 log.error("renewal check failed: %s", exc.message)
                 outcomes = []

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import peewee
+
 from certify_tui import paths
 from certify_tui.errors import StorageError
 from certify_tui.paths import fsync_directory, os_error_reason
@@ -186,6 +188,26 @@ class RotatedBackup:
     summary: DatabaseSummary
     previous: Path | None = None  # the one it replaced, now certify.db.bak.old
     last_good: Path | None = None  # set when a fuller backup was kept aside as certify.db.bak.last-good
+
+    def describe(self) -> str:
+        """One line for the app log: what was written and which older copies are kept."""
+        message = f"wrote {self.path} ({self.summary.size} bytes, {self.summary.contents()})"
+        if self.previous is not None:
+            message += f"; previous kept as {self.previous.name}"
+        if self.last_good is not None:
+            message += (f"; the copy holds fewer accounts or certificates than the previous backup, which is also "
+                        f"kept as {self.last_good.name}")
+        return message
+
+
+def sqlite_file(db: peewee.Database) -> Path | None:
+    """The SQLite file behind an open database: None for any other database (PostgreSQL) or an in-memory one."""
+    if not isinstance(db, peewee.SqliteDatabase):
+        return None
+    name = str(db.database)
+    if name in ("", ":memory:") or name.startswith("file::memory:"):
+        return None
+    return Path(name)
 
 
 def backup_into_folder(source: Path, root: Path) -> RotatedBackup:

@@ -20,7 +20,7 @@ from certify_tui.challenges.rules import make_rule
 from certify_tui.errors import UsageError
 from certify_tui.events import ProgressEvent
 from certify_tui.lifecycle import Core
-from certify_tui.renewal.engine import due_names
+from certify_tui.lifecycle.renew import due_names
 from certify_tui.store.models import ManagedCertificate
 
 PAST = ("2020-01-01T00:00:00Z", "2020-01-02T00:00:00Z")

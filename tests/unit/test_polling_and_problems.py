@@ -10,10 +10,10 @@ import requests
 from acme import errors as acme_errors
 from acme import messages
 
-from certify_tui.ca import polling
-from certify_tui.ca.polling import FIRST_DELAY, GROWTH, MAX_DELAY, Poller, retry_after_seconds
+from certify_tui import polling
 from certify_tui.ca.problems import describe_problem, translate
 from certify_tui.errors import CAError, OperationError, UsageError
+from certify_tui.polling import FIRST_DELAY, GROWTH, MAX_DELAY, Poller, retry_after_seconds
 
 
 class FakeClock:

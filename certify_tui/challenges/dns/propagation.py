@@ -2,7 +2,7 @@
 
 No fixed sleep: each server is asked directly (no recursion, so no cache in the way; UDP with a TCP
 fallback for truncated answers), quickly at first and then less often (the schedule of
-certify_tui/ca/polling.py), until it serves every value, or `timeout` passes.
+certify_tui/polling.py), until it serves every value, or `timeout` passes.
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from certify_tui.ca.polling import Poller
 from certify_tui.challenges.base import StepLogger
 from certify_tui.challenges.dns.zones import Server
 from certify_tui.errors import OperationError
+from certify_tui.polling import Poller
 
 QUERY_TIMEOUT = 2.0
 

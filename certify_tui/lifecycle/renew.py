@@ -1,5 +1,8 @@
 """Renewing what is due: one indexed query, ARI consulted, a bounded pool of threads.
 
+A use case beside request.py (it orders through request_certificate), called by Core.renew; the
+renewal package below holds what it decides and locks with (policy, leases).
+
 `next_attempt` is the single "look at this certificate again at" time: the worker selects
 rows whose time has come (an index range scan, never every row), decides with the policy and
 the CA's ARI window whether renewal is really due, and either renews or moves the time on.

@@ -3,6 +3,8 @@
 The `acme` library sleeps a fixed second per poll, which sets a 1-2 s floor per certificate.
 We start at 20 ms (a local or quick CA is often done by then), grow by 60% each time (about ten polls
 in the first two seconds, then fewer), cap at 5 s, and always honour Retry-After.
+The CA's orders (ca/order.py) and the DNS propagation checks (challenges/dns/propagation.py) share it,
+so it lives below both.
 """
 
 from __future__ import annotations
