@@ -7,8 +7,8 @@ Built from the library's public calls (`ClientNetwork.post`, `ClientV2.get_direc
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import josepy as jose
