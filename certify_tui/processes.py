@@ -7,7 +7,7 @@ import sys
 
 
 def pid_alive(pid: int) -> bool:
-    # sys.platform, not paths.IS_WINDOWS: the real OS decides whether ctypes.windll exists (and type checkers read it)
+    # sys.platform, not paths.IS_WINDOWS: the real OS decides whether ctypes.windll exists (mypy reads it too)
     if sys.platform == "win32":  # no signal 0 on Windows: ask the kernel for a handle instead
         import ctypes
 

@@ -72,7 +72,7 @@ class _OutputReader:
         self._thread.start()
 
     def _read(self) -> None:
-        assert isinstance(self._stream, io.BufferedReader)  # stdout=PIPE with default buffering: read1() exists
+        assert isinstance(self._stream, io.BufferedReader)  # a PIPE, buffered by default: read1() exists
         with contextlib.suppress(OSError, ValueError):
             while chunk := self._stream.read1(65536):
                 self._chunks.append(chunk)

@@ -103,7 +103,8 @@ class AcmeSession:
     def deactivate(self) -> None:
         regr = self.net.account
         if regr is None:
-            raise OperationError("This account has no URL at the CA (it was never registered): nothing to deactivate.")
+            raise OperationError("This account has no URL at the CA (it was never registered): "
+                                 "nothing to deactivate.")
         self._call(lambda: self.client.deactivate_registration(regr))
 
     # -- orders ----------------------------------------------------------------------------------

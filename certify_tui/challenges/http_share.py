@@ -79,7 +79,7 @@ class Share:
         except OSError as exc:
             raise Unavailable(str(exc)) from exc
         try:
-            if sys.platform == "win32":  # the real OS decides which module exists (type checkers read this too)
+            if sys.platform == "win32":  # the real OS decides which module exists (mypy reads it too)
                 import msvcrt
 
                 while True:

@@ -28,7 +28,7 @@ class UTCDateTimeField(peewee.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value: Any) -> datetime | None:
-        parsed: datetime | None = super().python_value(value)  # what db_value stored parses back to a datetime
+        parsed: datetime | None = super().python_value(value)  # what db_value stored parses back
         if isinstance(parsed, datetime):
             return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
         return parsed

@@ -98,7 +98,7 @@ def _open(database: Path) -> int:
         raise StorageError(f"Cannot open the lock file {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
 
 
-if sys.platform != "win32":  # the real OS decides which module exists, whatever paths.IS_WINDOWS says in tests
+if sys.platform != "win32":  # the real OS picks the module, whatever paths.IS_WINDOWS says in tests
     import fcntl
 
     def _lock(fd: int, *, exclusive: bool) -> int | None:

@@ -254,8 +254,9 @@ def _host_key_policy(known_hosts: Path, accept_new: bool, log: StepLogger) -> pa
         def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
             printed = f"{key.get_name()} {fingerprint(key)}"
             if not accept_new:
-                raise DeploymentFailed(f"The host key of {hostname} ({printed}) is not in {known_hosts}; check "
-                                       "the fingerprint and add it there, or allow accepting a new host key.")
+                raise DeploymentFailed(f"The host key of {hostname} ({printed}) is not in {known_hosts}; "
+                                       "check the fingerprint and add it there, or allow accepting a new "
+                                       "host key.")
             line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
             if line is None:  # paramiko's answer for an entry without names or key; this one has both
                 raise DeploymentFailed(f"Cannot write a known_hosts line for {hostname}.")
@@ -268,7 +269,8 @@ def _host_key_policy(known_hosts: Path, accept_new: bool, log: StepLogger) -> pa
                 raise DeploymentFailed(f"Cannot record the host key of {hostname} in {known_hosts}: "
                                        f"{exc.strerror or exc}.") from None
             client.get_host_keys().add(hostname, key.get_name(), key)
-            log.info(f"ssh: accepted the new host key of {hostname} ({printed}) and recorded it in {known_hosts}")
+            log.info(f"ssh: accepted the new host key of {hostname} ({printed}) and recorded it in "
+                     f"{known_hosts}")
 
     return HostKeyPolicy()
 
