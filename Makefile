@@ -1,4 +1,4 @@
-# Developer entry points. `make test` is what CI runs (.ci/run).
+# Developer entry points. `make lint` and `make test` are what CI runs (.ci/run).
 PYTHON ?= python3
 VENV := .venv
 ARGS ?=
@@ -29,8 +29,10 @@ test-servers:
 test: install test-servers
 	$(VENV)/bin/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
+# ruff, then mypy (strict; configured in pyproject.toml) over certify_tui/.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # A local Pebble CA, a sandbox account and an example certificate, then the TUI (ARGS="--data-dir DIR" keeps the data).
 demo: install test-servers

@@ -11,15 +11,15 @@ import contextlib
 import logging
 import os
 import sys
+from io import TextIOWrapper
 from pathlib import Path
-from typing import TextIO
 
 from certify_tui import paths
 
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 
-def open_private_log(path: Path, *, line_buffered: bool = False) -> TextIO:
+def open_private_log(path: Path, *, line_buffered: bool = False) -> TextIOWrapper:
     """Open `path` for appending, creating it 0600; an existing file readable by others is tightened."""
     fd = os.open(path, _FLAGS, 0o600)
     try:
@@ -39,7 +39,7 @@ class PrivateFileHandler(logging.FileHandler):
         super().__init__(path, encoding="utf-8", delay=True)
         self.failure: str | None = None
 
-    def _open(self) -> TextIO:  # type: ignore[override]
+    def _open(self) -> TextIOWrapper:
         return open_private_log(Path(self.baseFilename))
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -69,7 +69,7 @@ class PrivateFileHandler(logging.FileHandler):
 
     def _drop_stream(self) -> None:
         """Forget the open file, discarding unwritten text: the next record reopens the path."""
-        stream, self.stream = self.stream, None  # type: ignore[assignment]
+        stream, self.stream = self.stream, None
         if stream is not None:
             with contextlib.suppress(OSError, ValueError):
                 stream.close()

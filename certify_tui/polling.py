@@ -10,6 +10,7 @@ so it lives below both.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
 from certify_tui.errors import CAError
@@ -36,7 +37,8 @@ def retry_after_seconds(header: str | None) -> float | None:
 class Poller:
     """One poll loop's schedule and deadline."""
 
-    def __init__(self, what: str, timeout: float, *, clock=time.monotonic, sleep=time.sleep) -> None:
+    def __init__(self, what: str, timeout: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         self.what = what
         self._deadline = clock() + timeout
         self._delay = FIRST_DELAY

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import os
-
-from certify_tui.paths import IS_WINDOWS
+import sys
 
 
 def pid_alive(pid: int) -> bool:
-    if IS_WINDOWS:  # no signal 0 on Windows: ask the kernel for a handle instead
+    # sys.platform, not paths.IS_WINDOWS: the real OS decides whether ctypes.windll exists (mypy reads it too)
+    if sys.platform == "win32":  # no signal 0 on Windows: ask the kernel for a handle instead
         import ctypes
 
-        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)  # type: ignore[attr-defined]
+        handle = ctypes.windll.kernel32.OpenProcess(0x1000, False, pid)
         if handle:
-            ctypes.windll.kernel32.CloseHandle(handle)  # type: ignore[attr-defined]
+            ctypes.windll.kernel32.CloseHandle(handle)
             return True
         return False
     try:

@@ -8,6 +8,7 @@ credentials.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shlex
 import signal
@@ -71,7 +72,7 @@ class _OutputReader:
         self._thread.start()
 
     def _read(self) -> None:
-        assert self._stream is not None
+        assert isinstance(self._stream, io.BufferedReader)  # a PIPE, buffered by default: read1() exists
         with contextlib.suppress(OSError, ValueError):
             while chunk := self._stream.read1(65536):
                 self._chunks.append(chunk)

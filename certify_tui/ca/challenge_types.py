@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import josepy as jose
 from acme import challenges as acme_challenges
 
 ALPN_CHALLENGE = "tls-alpn-01"
@@ -21,7 +24,7 @@ def register_acme_challenge() -> None:
         response_cls = TLSALPN01Response
         typ = ALPN_CHALLENGE
 
-        def validation(self, account_key, **kwargs):  # type: ignore[no-untyped-def]
+        def validation(self, account_key: jose.JWK, **kwargs: Any) -> str:
             return self.key_authorization(account_key)
 
     acme_challenges.ChallengeResponse.register(TLSALPN01Response)

@@ -7,8 +7,9 @@ Built from the library's public calls (`ClientNetwork.post`, `ClientV2.get_direc
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import josepy as jose
 import requests
@@ -18,10 +19,12 @@ from acme import messages
 from certify_tui.ca import challenge_types  # noqa: F401 - registers tls-alpn-01 before any authz is read
 from certify_tui.ca.network import RetryingNetwork, jwk_and_alg
 from certify_tui.ca.problems import translate
-from certify_tui.errors import CertifyError, UsageError
+from certify_tui.errors import CertifyError, OperationError, UsageError
 from certify_tui.keys import PrivateKey
 
 PEM_CHAIN = "application/pem-certificate-chain"
+
+_T = TypeVar("_T")
 
 
 class NewOrderRequest(messages.NewOrder):
@@ -99,6 +102,9 @@ class AcmeSession:
 
     def deactivate(self) -> None:
         regr = self.net.account
+        if regr is None:
+            raise OperationError("This account has no URL at the CA (it was never registered): "
+                                 "nothing to deactivate.")
         self._call(lambda: self.client.deactivate_registration(regr))
 
     # -- orders ----------------------------------------------------------------------------------
@@ -159,7 +165,7 @@ class AcmeSession:
                 chains.append(self.post_as_get(link["url"], headers=dict(headers)).text)
         return chains
 
-    def _call(self, fn: Any) -> Any:
+    def _call(self, fn: Callable[[], _T]) -> _T:
         try:
             return fn()
         except CertifyError:

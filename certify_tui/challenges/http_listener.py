@@ -188,7 +188,7 @@ def _open_shared(share: http_share.Share, address: str, port: int) -> _Listener 
 LINGER_SECONDS = 1.0
 _batches = 0
 
-_listeners: dict[tuple[str, int], _Listener] = {}
+_listeners: dict[tuple[str, int], _Listener | _Guest] = {}
 _registry_lock = threading.Lock()
 
 

@@ -16,12 +16,13 @@ import os
 import re
 import shutil
 import socket
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from certify_tui.paths import IS_WINDOWS, ensure_private_dir, write_private_file
+from certify_tui.paths import ensure_private_dir, write_private_file
 from certify_tui.processes import pid_alive
 
 # ACME tokens are base64url (RFC 8555 section 8.1): anything else is never looked up on disk.
@@ -78,12 +79,12 @@ class Share:
         except OSError as exc:
             raise Unavailable(str(exc)) from exc
         try:
-            if IS_WINDOWS:
+            if sys.platform == "win32":  # the real OS decides which module exists (mypy reads it too)
                 import msvcrt
 
                 while True:
                     try:
-                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)  # type: ignore[attr-defined]
+                        msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
                         break
                     except OSError:  # LK_LOCK gives up after ten seconds; keep waiting
                         continue
@@ -93,11 +94,11 @@ class Share:
                 fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            if IS_WINDOWS:
+            if sys.platform == "win32":
                 import msvcrt
 
                 os.lseek(fd, 0, os.SEEK_SET)
-                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)  # type: ignore[attr-defined]
+                msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
             os.close(fd)  # closing releases a flock
 
     # -- holder side (call under the lock) -------------------------------------------------------------

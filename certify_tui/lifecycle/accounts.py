@@ -103,7 +103,7 @@ def find_account(ref: str | None) -> Account:
             raise UsageError("No ACME account yet: add one with `certify-tui account add`.")
         raise UsageError("There are several accounts: choose one with --account EMAIL.")
     if ref.isdigit():
-        account = query.where(Account.id == int(ref)).first()
+        account: Account | None = query.where(Account.id == int(ref)).first()
         if account is not None:
             return account
     matches = list(query.where(Account.email == ref.strip()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -27,13 +28,13 @@ def process_started() -> datetime:
     """When this process was created (not when this module was imported): two commands launched together
     both count as started before either issues anything. Falls back to the import time."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             import ctypes
             from ctypes import wintypes
 
             times = [wintypes.FILETIME() for _ in range(4)]
-            handle = ctypes.windll.kernel32.GetCurrentProcess()  # type: ignore[attr-defined]
-            if ctypes.windll.kernel32.GetProcessTimes(handle, *[ctypes.byref(t) for t in times]):  # type: ignore[attr-defined]
+            handle = ctypes.windll.kernel32.GetCurrentProcess()
+            if ctypes.windll.kernel32.GetProcessTimes(handle, *[ctypes.byref(t) for t in times]):
                 ticks = (times[0].dwHighDateTime << 32) | times[0].dwLowDateTime  # 100 ns since 1601
                 return datetime(1601, 1, 1, tzinfo=UTC) + timedelta(microseconds=ticks // 10)
         else:

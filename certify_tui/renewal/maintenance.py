@@ -193,7 +193,7 @@ def _close_stream(handler: logging.FileHandler) -> None:
     stream = handler.stream
     if stream is None:
         return
-    handler.stream = None  # type: ignore[assignment]
+    handler.stream = None
     with contextlib.suppress(OSError, ValueError):
         stream.flush()
     with contextlib.suppress(OSError, ValueError):

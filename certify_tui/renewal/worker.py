@@ -32,7 +32,7 @@ HEARTBEAT_KEY = "worker.heartbeat"
 class RenewalWorker:
     def __init__(self, core: Core, *, where: str = "service", interval_minutes: int | None = None,
                  pool_size: int | None = None, maintenance: bool = True,
-                 on_outcome: Callable[[RenewOutcome], None] | None = None) -> None:
+                 on_outcome: Callable[[RenewOutcome], object] | None = None) -> None:
         settings = core.settings()
         self.core = core
         self.where = where

@@ -34,7 +34,7 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,9 +209,10 @@ class ApiApp:
             allowed = ", ".join(sorted(exc.valid_methods or []))
             return _error(405, f"{request.method} is not allowed on {request.path}", {"Allow": allowed})
         except HTTPException as exc:  # e.g. a redirect werkzeug decided on
-            return exc.get_response(request.environ)  # type: ignore[return-value]
+            return exc.get_response(request.environ)
         try:
-            return getattr(self, f"_{endpoint}")(request, **args)
+            handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
+            return handler(request, **args)
         except NotFoundError as exc:
             return _error(404, exc.message)
         except UsageError as exc:

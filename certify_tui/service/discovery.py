@@ -13,7 +13,7 @@ import os
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from certify_tui.errors import OperationError
 from certify_tui.paths import DataDir, resolve_data_dir
@@ -30,7 +30,8 @@ class ServiceUnreachable(OperationError):
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
     """Never follow a redirect: the token must only ever go to the address in service.json."""
 
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: http.client.HTTPMessage, newurl: str) -> urllib.request.Request | None:
         return None
 
 

@@ -174,6 +174,8 @@ class GuardedServer(TcpWSGIServer):
 class GuardedParser(HTTPRequestParser):
     """waitress's request parser, checking the head against the guard before any body is read."""
 
+    error: Error | None  # waitress's parse error, or the guard's refusal
+
     def __init__(self, adj: Any, channel: GuardedChannel | None = None) -> None:
         super().__init__(adj)
         self.channel = channel
@@ -191,7 +193,7 @@ class GuardedParser(HTTPRequestParser):
             self.connection_close = True
 
     def received(self, data: bytes) -> int:
-        consumed = super().received(data)
+        consumed: int = super().received(data)
         if self.error is None:
             return consumed
         if not isinstance(self.error, JsonError):
@@ -207,6 +209,7 @@ class GuardedChannel(HTTPChannel):
     guard: RequestGuard
     refused = False  # a request on this connection was refused: it is answered and closed, never read on
     request_started: float | None = None  # monotonic time of the unfinished request's first byte
+    will_close: bool  # waitress's: close once the queued answers are sent
 
     def __init__(self, server: Any, sock: Any, addr: Any, adj: Any, map: Any = None) -> None:  # noqa: A002
         super().__init__(server, sock, addr, adj, map)
@@ -218,7 +221,7 @@ class GuardedChannel(HTTPChannel):
             return False
         if self.request is None:
             self.request_started = time.monotonic()
-        result = super().received(data)
+        result: bool = super().received(data)
         if self.request is None:
             self.request_started = None
         return result
@@ -229,7 +232,8 @@ class GuardedChannel(HTTPChannel):
         if (started is not None and not self.will_close and not self.requests
                 and time.monotonic() - started > self.guard.read_timeout):
             self.will_close = True  # a request too slow to arrive: slowloris, or a client that hung
-        return super().readable()
+        readable: bool = super().readable()
+        return readable
 
     def _make_room(self) -> None:
         """Over the cap, close the oldest connections with no request being served (idle or slow)."""

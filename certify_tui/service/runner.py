@@ -11,7 +11,9 @@ import os
 import signal
 import sys
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from certify_tui.renewal.worker import RenewalWorker
 
@@ -98,10 +100,14 @@ def _backup_at_start(core: Core) -> None:
         log.error("start-up backup failed: %s", exc)
 
 
-def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:
+# What signal.signal takes and returns: a function, SIG_DFL/SIG_IGN, or None (set outside Python).
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def _install_signal_handlers(stop: threading.Event) -> dict[int, SignalHandler]:
     if threading.current_thread() is not threading.main_thread():
         return {}  # signals can only be handled on the main thread (tests run the service in a thread)
-    previous: dict[int, object] = {}
+    previous: dict[int, SignalHandler] = {}
     names = ["SIGTERM", "SIGINT", "SIGBREAK"]  # SIGBREAK: Ctrl+Break in a Windows console
     for name in names:
         number = getattr(signal, name, None)
@@ -110,6 +116,6 @@ def _install_signal_handlers(stop: threading.Event) -> dict[int, object]:
     return previous
 
 
-def _restore_signal_handlers(previous: dict[int, object]) -> None:
+def _restore_signal_handlers(previous: dict[int, SignalHandler]) -> None:
     for number, handler in previous.items():
-        signal.signal(number, handler)  # type: ignore[arg-type]
+        signal.signal(number, handler)

@@ -49,7 +49,7 @@ def open_database(url: str, *, data_root: Path | None = None) -> peewee.Database
     try:
         db.connect(reuse_if_open=True)
         if target.path is not None:
-            guard.quick_check(db, target.path)  # type: ignore[arg-type]
+            guard.quick_check(db, target.path)
             if data_root is not None and not db.table_exists(SchemaVersion._meta.table_name):
                 guard.refuse_new_database(target.path, data_root, "empty (it holds no tables)")
         migrate(db)

@@ -28,7 +28,7 @@ class UTCDateTimeField(peewee.DateTimeField):
         return super().db_value(value)
 
     def python_value(self, value: Any) -> datetime | None:
-        value = super().python_value(value)
-        if isinstance(value, datetime):
-            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value
+        parsed: datetime | None = super().python_value(value)  # what db_value stored parses back
+        if isinstance(parsed, datetime):
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        return parsed

@@ -107,8 +107,9 @@ def known_database_error(exc: BaseException) -> DatabaseDamaged | None:
     return None
 
 
-def quick_check(db: peewee.SqliteDatabase, database: Path | str, budget: float = QUICK_CHECK_BUDGET) -> None:
-    """Raise DatabaseDamaged if `PRAGMA quick_check` finds a problem; give up quietly after `budget` seconds."""
+def quick_check(db: peewee.Database, database: Path | str, budget: float = QUICK_CHECK_BUDGET) -> None:
+    """For an SQLite database (its connection is an sqlite3.Connection).
+    Raise DatabaseDamaged if `PRAGMA quick_check` finds a problem; give up quietly after `budget` seconds."""
     conn: sqlite3.Connection = db.connection()
     deadline = time.monotonic() + budget
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), _PROGRESS_STEP)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -97,7 +98,7 @@ def _open(database: Path) -> int:
         raise StorageError(f"Cannot open the lock file {path}: {os_error_reason(exc)}.", detail=str(exc)) from exc
 
 
-if os.name != "nt":  # the real OS decides which module exists, whatever paths.IS_WINDOWS says in tests
+if sys.platform != "win32":  # the real OS picks the module, whatever paths.IS_WINDOWS says in tests
     import fcntl
 
     def _lock(fd: int, *, exclusive: bool) -> int | None:

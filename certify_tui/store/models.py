@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 import peewee
 
@@ -23,11 +25,13 @@ class BaseModel(peewee.Model):
 
 
 class SchemaVersion(BaseModel):
+    id = peewee.AutoField()  # what peewee adds unless told, declared so that type checkers see it
     version = peewee.IntegerField()
     applied_at = UTCDateTimeField(default=_now)
 
 
 class Account(BaseModel):
+    id = peewee.AutoField()
     email = peewee.CharField(index=True)
     ca_name = peewee.CharField(default="")  # preset name, '' for a custom directory URL
     directory_url = peewee.CharField()
@@ -49,6 +53,7 @@ class Account(BaseModel):
 
 
 class ManagedCertificate(BaseModel):
+    id = peewee.AutoField()
     name = peewee.CharField(unique=True)
     account = peewee.ForeignKeyField(Account, backref="certificates", on_delete="RESTRICT")
     primary_identifier = peewee.CharField()
@@ -84,12 +89,13 @@ class ManagedCertificate(BaseModel):
     pending_order_url = peewee.CharField(null=True)  # an order in flight, resumed after a crash
     deploy_error = peewee.TextField(null=True)
 
-    def save(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+    def save(self, force_insert: bool = False, only: Iterable[Any] | None = None) -> int:
         self.updated_at = _now()
-        return super().save(*args, **kwargs)
+        return super().save(force_insert=force_insert, only=only)
 
 
 class CertificateVersion(BaseModel):
+    id = peewee.AutoField()
     certificate = peewee.ForeignKeyField(ManagedCertificate, backref="versions", on_delete="CASCADE")
     version = peewee.IntegerField()
     serial = peewee.CharField(index=True)

@@ -169,5 +169,5 @@ class DnsProvider(ChallengeProvider):
                 log.info(f"removed TXT {record.fqdn} = '{record.value}'", record.identifier)
 
     def _cache(self, kind: str) -> dict[str, str]:
-        caches = self.__dict__.setdefault("_dns_caches", {})
+        caches: dict[str, dict[str, str]] = self.__dict__.setdefault("_dns_caches", {})
         return caches.setdefault(kind, {})

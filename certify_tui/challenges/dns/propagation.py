@@ -59,7 +59,7 @@ def query_txt(server: Server, fqdn: str, timeout: float = QUERY_TIMEOUT) -> Answ
     if not response.flags & dns.flags.AA:
         return Answer(None, "not authoritative for the name")
     wanted = query.question[0].name
-    values = frozenset(b"".join(rd.strings).decode(errors="replace")  # type: ignore[attr-defined]
+    values = frozenset(b"".join(rd.strings).decode(errors="replace")
                        for rrset in response.answer
                        if rrset.rdtype == dns.rdatatype.TXT and rrset.name == wanted for rd in rrset)
     if rcode == dns.rcode.NXDOMAIN:

@@ -71,7 +71,8 @@ class Rfc2136Provider(DnsProvider):
         return zones.to_servers(self.options["server"])[0]
 
     def zone_for(self, fqdn: str) -> str:
-        if zone := self.options.get("zone"):
+        zone: str | None = self.options.get("zone")
+        if zone:
             if not dns.name.from_text(fqdn).is_subdomain(dns.name.from_text(zone)):
                 raise OperationError(f"The record {fqdn} is not inside zone {zone}; set the right zone, or "
                                      "cname_target to a name inside it.")

@@ -9,6 +9,8 @@ Its output goes to the certificate's log; a non-zero exit or a timeout fails the
 from __future__ import annotations
 
 import shlex
+from collections.abc import Mapping
+from typing import Any
 
 from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
@@ -36,7 +38,7 @@ class ScriptDnsProvider(DnsProvider):
     )
 
     @classmethod
-    def validate_options(cls, raw):  # type: ignore[no-untyped-def]
+    def validate_options(cls, raw: Mapping[str, Any]) -> dict[str, Any]:
         values = super().validate_options(raw)
         for key in ("create_command", "delete_command"):
             check_command_line(cls.id, key, values[key])

@@ -145,7 +145,7 @@ def follow_cname(name: str, resolver: dns.resolver.Resolver, max_depth: int = MA
             return chain
         except dns.exception.DNSException as exc:
             raise DnsLookupError(f"looking up a CNAME at {chain[-1]}: {_reason(exc)}") from exc
-        target = _text(answer[0].target)  # type: ignore[attr-defined]
+        target = _text(answer[0].target)
         if target in chain:
             shown = " -> ".join([*chain, target])
             raise OperationError(f"The CNAME chain from {chain[0]} loops ({shown}); fix the DNS records.")
@@ -172,7 +172,7 @@ def addresses_of(host: str, resolver: dns.resolver.Resolver, port: int = 53) -> 
             answer = resolver.resolve(host, rdtype)
         except dns.exception.DNSException:
             continue
-        found.extend(Server(rd.address, port, _text(host)) for rd in answer)  # type: ignore[attr-defined]
+        found.extend(Server(rd.address, port, _text(host)) for rd in answer)
     return found
 
 
@@ -181,7 +181,7 @@ def nameserver_names(zone: str, resolver: dns.resolver.Resolver) -> list[str]:
         answer = resolver.resolve(_text(zone), dns.rdatatype.NS)
     except dns.exception.DNSException as exc:
         raise DnsLookupError(f"Cannot look up the nameservers of zone {_text(zone)} ({_reason(exc)}).") from exc
-    return sorted({_text(rd.target) for rd in answer})  # type: ignore[attr-defined]
+    return sorted({_text(rd.target) for rd in answer})
 
 
 def nameservers_of(zone: str, resolver: dns.resolver.Resolver) -> list[Server]:

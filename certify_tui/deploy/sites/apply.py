@@ -57,6 +57,7 @@ def deploy_to_site(site: Site, files: DeployedFiles, log: StepLogger, *, nginx_b
     `site-backups/` in the certificate's folder."""
     if site.server not in ("nginx", "apache"):
         raise DeploymentFailed(f"unknown web server type '{site.server}'")
+    server: _Server
     with _LOCK:
         if site.server == "nginx":
             server = _Nginx(site, nginx_binary, main_config, prefix, reload_command)

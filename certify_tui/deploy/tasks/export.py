@@ -129,16 +129,20 @@ class ExportTask(DeploymentTask):
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.serialization import pkcs12
 
+        from certify_tui.keys import load_key
+
         try:
-            key = serialization.load_pem_private_key(key_pem, password=None)
+            key = load_key(key_pem)  # ECDSA or RSA, as every key we write
             certs = x509.load_pem_x509_certificates(fullchain_pem)
         except ValueError as exc:
             raise DeploymentFailed(f"Cannot build the PKCS#12 file: the certificate files are not valid PEM "
                                    f"({exc}).") from None
+        except UsageError as exc:
+            raise DeploymentFailed(f"Cannot build the PKCS#12 file: {exc.message}") from None
         password = (self.options.get("pkcs12_password") or "").encode()
         encryption = (serialization.BestAvailableEncryption(password) if password
                       else serialization.NoEncryption())
-        return pkcs12.serialize_key_and_certificates(name.encode(), key, certs[0], certs[1:] or None,  # type: ignore[arg-type]
+        return pkcs12.serialize_key_and_certificates(name.encode(), key, certs[0], certs[1:] or None,
                                                      encryption)
 
 

@@ -57,7 +57,7 @@ def prepare(tasks: Sequence[Mapping[str, Any]]) -> list[tuple[str, DeploymentTas
 
 
 def run_tasks(tasks: Sequence[Mapping[str, Any]], context: TaskContext, log: StepLogger, *, manual: bool = False,
-              sleep: Callable[[float], None] | None = None) -> list[TaskOutcome]:
+              sleep: Callable[[float], object] | None = None) -> list[TaskOutcome]:
     """Run the tasks whose trigger matches; one outcome per selected task, in order.
 
     `sleep` waits between retries (tests pass their own); by default it is time.sleep, or the log's
@@ -86,7 +86,7 @@ def run_tasks(tasks: Sequence[Mapping[str, Any]], context: TaskContext, log: Ste
 
 
 def _run_one(title: str, task: DeploymentTask, context: TaskContext, log: StepLogger,
-             sleep: Callable[[float], None], cancel: threading.Event | None) -> TaskOutcome:
+             sleep: Callable[[float], object], cancel: threading.Event | None) -> TaskOutcome:
     attempts = 1 + int(task.options.get("retries", 0))
     delay = int(task.options.get("retry_delay", 0))
     log.step("task", f"{title}: {_describe(task)}")

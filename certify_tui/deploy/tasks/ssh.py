@@ -104,11 +104,11 @@ class SshTask(DeploymentTask):
         o = self.options
         uploads = [(f"{role}.pem", _read(getattr(context.files, role)), 0o600 if role in KEY_ROLES else 0o644)
                    for role in parse_roles(o["files"])]
-        key = self._load_key(paramiko)
+        key = self._load_key()
         where = f"{o['username']}@{o['host']}:{o['port']}"
         client = paramiko.SSHClient()
         try:
-            self._connect(paramiko, client, key, where, log)
+            self._connect(client, key, where, log)
             sftp = client.open_sftp()
             try:
                 self._upload(sftp, uploads, where, log)
@@ -123,7 +123,9 @@ class SshTask(DeploymentTask):
         finally:
             client.close()
 
-    def _load_key(self, paramiko: Any) -> paramiko.PKey:
+    def _load_key(self) -> paramiko.PKey:
+        import paramiko
+
         path = Path(os.path.expanduser(self.options["key_file"]))
         passphrase = self.options.get("key_passphrase") or None
         try:
@@ -142,8 +144,9 @@ class SshTask(DeploymentTask):
             what = "wrong passphrase, or not" if passphrase else "not"
             raise DeploymentFailed(f"Cannot load the SSH key {path} ({what} a supported private key).") from None
 
-    def _connect(self, paramiko: Any, client: paramiko.SSHClient, key: paramiko.PKey, where: str,
-                 log: StepLogger) -> None:
+    def _connect(self, client: paramiko.SSHClient, key: paramiko.PKey, where: str, log: StepLogger) -> None:
+        import paramiko
+
         o = self.options
         known_hosts = Path(os.path.expanduser(o["known_hosts"]))
         if known_hosts.is_file():
@@ -151,7 +154,7 @@ class SshTask(DeploymentTask):
                 client.load_host_keys(str(known_hosts))
             except (OSError, paramiko.SSHException) as exc:
                 raise DeploymentFailed(f"Cannot read the known_hosts file {known_hosts}: {_reason(exc)}.") from None
-        client.set_missing_host_key_policy(_HostKeyPolicy(paramiko, known_hosts, o["insecure_accept_new"], log))
+        client.set_missing_host_key_policy(_host_key_policy(known_hosts, o["insecure_accept_new"], log))
         try:
             client.connect(o["host"], port=o["port"], username=o["username"], pkey=key, allow_agent=False,
                            look_for_keys=False, timeout=o["timeout"], banner_timeout=o["timeout"],
@@ -242,32 +245,34 @@ class SshTask(DeploymentTask):
         log.info(f"ssh: the remote command on {where} succeeded")
 
 
-class _HostKeyPolicy:
-    """Unknown host key: refuse, naming its fingerprint; or (accept_new) record it in known_hosts and go on."""
+def _host_key_policy(known_hosts: Path, accept_new: bool, log: StepLogger) -> paramiko.MissingHostKeyPolicy:
+    """Unknown host key: refuse, naming its fingerprint; or (accept_new) record it in known_hosts and go on.
+    Built here, not at module level: paramiko is imported only when a task runs."""
+    import paramiko
 
-    def __init__(self, paramiko: Any, known_hosts: Path, accept_new: bool, log: StepLogger) -> None:
-        self._paramiko = paramiko
-        self.known_hosts = known_hosts
-        self.accept_new = accept_new
-        self.log = log
+    class HostKeyPolicy(paramiko.MissingHostKeyPolicy):
+        def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
+            printed = f"{key.get_name()} {fingerprint(key)}"
+            if not accept_new:
+                raise DeploymentFailed(f"The host key of {hostname} ({printed}) is not in {known_hosts}; "
+                                       "check the fingerprint and add it there, or allow accepting a new "
+                                       "host key.")
+            line = paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
+            if line is None:  # paramiko's answer for an entry without names or key; this one has both
+                raise DeploymentFailed(f"Cannot write a known_hosts line for {hostname}.")
+            try:
+                known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                fd = os.open(known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+                with os.fdopen(fd, "a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:
+                raise DeploymentFailed(f"Cannot record the host key of {hostname} in {known_hosts}: "
+                                       f"{exc.strerror or exc}.") from None
+            client.get_host_keys().add(hostname, key.get_name(), key)
+            log.info(f"ssh: accepted the new host key of {hostname} ({printed}) and recorded it in "
+                     f"{known_hosts}")
 
-    def missing_host_key(self, client: paramiko.SSHClient, hostname: str, key: paramiko.PKey) -> None:
-        printed = f"{key.get_name()} {fingerprint(key)}"
-        if not self.accept_new:
-            raise DeploymentFailed(f"The host key of {hostname} ({printed}) is not in {self.known_hosts}; check "
-                                   "the fingerprint and add it there, or allow accepting a new host key.")
-        line = self._paramiko.hostkeys.HostKeyEntry([hostname], key).to_line()
-        try:
-            self.known_hosts.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.known_hosts, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as handle:
-                handle.write(line)
-        except OSError as exc:
-            raise DeploymentFailed(f"Cannot record the host key of {hostname} in {self.known_hosts}: "
-                                   f"{exc.strerror or exc}.") from None
-        client.get_host_keys().add(hostname, key.get_name(), key)
-        self.log.info(f"ssh: accepted the new host key of {hostname} ({printed}) and recorded it in "
-                      f"{self.known_hosts}")
+    return HostKeyPolicy()
 
 
 def _replace(sftp: paramiko.SFTPClient, temp: str, final: str, where: str) -> None:
