@@ -43,9 +43,9 @@ class ChallengeRule:
 
     @classmethod
     def from_json(cls, data: object) -> ChallengeRule:
-        data = _mapping(data, "challenge rule")
-        return cls(pattern=str(data.get("pattern", "*")), challenge=str(data.get("challenge") or "http-01"),
-                   provider=data.get("provider") or None, options=_options(data, "challenge rule"))
+        stored = _mapping(data, "challenge rule")
+        return cls(pattern=str(stored.get("pattern", "*")), challenge=str(stored.get("challenge") or "http-01"),
+                   provider=stored.get("provider") or None, options=_options(stored, "challenge rule"))
 
 
 @dataclass(frozen=True)
@@ -61,9 +61,9 @@ class TaskConfig:
 
     @classmethod
     def from_json(cls, data: object) -> TaskConfig:
-        data = _mapping(data, "deployment task")
-        return cls(type=str(data.get("type") or ""), options=_options(data, "deployment task"),
-                   title=str(data.get("title") or ""))
+        stored = _mapping(data, "deployment task")
+        return cls(type=str(stored.get("type") or ""), options=_options(stored, "deployment task"),
+                   title=str(stored.get("title") or ""))
 
 
 @dataclass(frozen=True)
@@ -83,11 +83,11 @@ class DeploymentSettings:
 
     @classmethod
     def from_json(cls, data: object) -> DeploymentSettings:
-        data = _mapping(data or {}, "deployment")
-        tasks = data.get("tasks") or []
+        stored = _mapping(data or {}, "deployment")
+        tasks = stored.get("tasks") or []
         if not isinstance(tasks, Sequence) or isinstance(tasks, str):
             raise ValueError(f"the stored deployment tasks are not a list: {tasks!r:.60}")
-        return cls(mode=str(data.get("mode") or "files"), site=data.get("site") or None,
+        return cls(mode=str(stored.get("mode") or "files"), site=stored.get("site") or None,
                    tasks=tuple(TaskConfig.from_json(task) for task in tasks))
 
 
@@ -105,9 +105,9 @@ class RenewalPolicy:
     def from_json(cls, data: object) -> RenewalPolicy:
         """{"percent": 75}, {"days_before": 30} or {"days_after": 60}; empty (older rows): 75 percent.
         Several keys (never written by this version): days before wins, then days after, as before."""
-        data = _mapping(data or {}, "renewal policy")
+        stored = _mapping(data or {}, "renewal policy")
         for kind in ("days_before", "days_after", "percent"):
-            if data.get(kind) is not None:
-                value = data[kind]
+            if stored.get(kind) is not None:
+                value = stored[kind]
                 return cls(cast(RenewalKind, kind), value if isinstance(value, int | float) else float(value))
         return cls()
