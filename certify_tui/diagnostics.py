@@ -36,6 +36,7 @@ from certify_tui.challenges.dns import zones
 from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.errors import CertifyError
 from certify_tui.events import RequestLog
+from certify_tui.model import ChallengeRule
 from certify_tui.paths import DataDir
 
 # (address, port) of the DNS server to ask instead of the system resolver; None: the system's.
@@ -97,7 +98,7 @@ class _Checker:
         self.cert = cert
         self.log = log
         self.identifiers: list[str] = list(cert.identifiers)
-        self.rules: list[dict[str, Any]] = list(cert.challenge_rules)
+        self.rules: list[ChallengeRule] = list(cert.challenge_rules)
         self.addresses: dict[str, list[str]] = {}
         self.checks: list[Check] = []
         self.bad_ports: set[tuple[str, int]] = set()
@@ -132,7 +133,8 @@ class _Checker:
                 rule = rule_for(self.rules, identifier)
             except CertifyError:
                 continue
-            groups.setdefault(self.rules.index(rule), (rule, []))[1].append(identifier)
+            # The checks below read the rule's JSON form (rule["provider"]) until they use ChallengeRule's fields.
+            groups.setdefault(self.rules.index(rule), (rule.to_json(), []))[1].append(identifier)
         return [groups[i] for i in sorted(groups)]
 
     # -- (a) names resolve -------------------------------------------------------------------------
@@ -332,7 +334,7 @@ class _Checker:
     def _provider(self, rule: dict[str, Any], labels: dict[str, str]
                   ) -> tuple[ChallengeProvider | None, list[Check]]:
         try:
-            return provider_from(rule), []
+            return provider_from(ChallengeRule.from_json(rule)), []
         except CertifyError as exc:
             return None, [Check(label, False, exc.message, "Edit the certificate's challenge settings.")
                           for label in labels.values()]

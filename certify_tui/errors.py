@@ -7,6 +7,8 @@ operation failing for a reason outside the input, such as a CA refusal (exit cod
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 # C0 controls, DEL, C1 controls, and the invisible characters that reorder or hide text (bidi overrides
 # and isolates, zero-width marks, line/paragraph separators, BOM): none belongs in a one-line message, and
@@ -37,12 +39,15 @@ class CertifyError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, message: str, *, detail: str | None = None, field: str | None = None) -> None:
         # Escaped once here, so every face (CLI, TUI, API) and the log show untrusted input inertly.
         message = safe_text(message)
         super().__init__(message)
         self.message = message
         self.detail = detail  # extra context shown with -v, never secrets
+        # The input this is about, named after a CertificateSpec field, optionally indexed ("rules[2]"),
+        # so a face can point at it (the editor's step, the API's 422) without reading the message.
+        self.field = field
 
     def __str__(self) -> str:
         return self.message
@@ -84,3 +89,15 @@ class StorageError(OperationError):
 
 class Transient(OperationError):
     """Busy for a moment (a shared resource changing hands): retried at the next check, no failure counted."""
+
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Input errors raised inside are about `field`, unless the raise site already named one: for checks
+    that do not know which part of a certificate they are given (a plug-in's option, a name)."""
+    try:
+        yield
+    except UsageError as exc:
+        if exc.field is None:
+            exc.field = field
+        raise

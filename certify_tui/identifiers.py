@@ -164,8 +164,9 @@ def check_identifiers(names: Iterable[str], *, allow_internal: bool = False,
         for norm in result:
             # RFC 8555 section 7.1.3 and CA policy: wildcards are proven only through DNS.
             if is_wildcard(norm) and challenge_for(norm) != "dns-01":
+                # Fixed where the rules are (as the message says), though it is found checking the names.
                 raise UsageError(f"'{seen[norm].strip()}' is a wildcard: only dns-01 can validate it "
-                                 "(add a dns-01 rule for it)")
+                                 "(add a dns-01 rule for it)", field="rules")
     return result
 
 

@@ -31,6 +31,7 @@ from servers.pebble import PebbleNotFound, PebbleServer  # noqa: E402
 from certify_tui.errors import CertifyError  # noqa: E402
 from certify_tui.lifecycle import Core  # noqa: E402
 from certify_tui.lifecycle.certificates import CertificateSpec  # noqa: E402
+from certify_tui.model import ChallengeRule  # noqa: E402
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_CERTIFICATE = "demo"
@@ -50,10 +51,10 @@ class DemoSetup:
                 f"starts with http-01 on 127.0.0.1 port {self.http_port}, where this CA validates.")
 
 
-def standalone_rule(pebble: Any) -> dict[str, Any]:
+def standalone_rule(pebble: Any) -> ChallengeRule:
     """The validation rule that works with this Pebble: its validator connects to its http port."""
-    return {"pattern": "*", "challenge": "http-01", "provider": "standalone",
-            "options": {"address": "127.0.0.1", "port": pebble.http_port}}
+    return ChallengeRule(pattern="*", challenge="http-01", provider="standalone",
+                         options={"address": "127.0.0.1", "port": pebble.http_port})
 
 
 def setup_demo(core: Core, pebble: Any) -> DemoSetup:
@@ -64,7 +65,7 @@ def setup_demo(core: Core, pebble: Any) -> DemoSetup:
         allow_internal_names=True)
     rule = standalone_rule(pebble)
     # New certificates made in the demo start with the rule that works against this Pebble.
-    core.set_default_rule(rule["challenge"], rule["provider"], rule["options"])
+    core.set_default_rule(rule.challenge, rule.provider, rule.options)
     spec = CertificateSpec(name=DEMO_CERTIFICATE, domains=list(DEMO_DOMAINS), account=str(account.id),
                            rules=[rule])
     if any(c.name == DEMO_CERTIFICATE for c in core.list_certificates()):

@@ -191,7 +191,7 @@ def _rule(core: Core, args: argparse.Namespace) -> int:
     rules = core.set_challenge_rule(args.name, args.pattern, args.challenge, args.provider,
                                     parse_option_pairs(args.option), remove=args.remove)
     for number, rule in enumerate(rules, 1):
-        print(f"{number}. {rule['pattern']:<24} {rule['challenge']} via {rule['provider']}")
+        print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}")
     return 0
 
 

@@ -1,7 +1,8 @@
 """Entry point: `certify-tui [--data-dir DIR] [--database URL] [COMMAND ...]`.
 
 Without a command it opens the TUI. Errors print one line on stderr (details with -v):
-exit 0 on success, 1 when the operation failed, 2 for bad usage or input.
+exit 0 on success, 1 when the operation failed, 2 for bad usage or input. With --json, stdout
+also gets {"error": message}, plus "field" naming the certificate setting when one is at fault.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 
 from certify_tui import __version__
 from certify_tui.cli import account, cert, db, providers, renew, service, settings, sites, status
+from certify_tui.cli.output import error_json, print_json
 from certify_tui.errors import CertifyError, safe_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -67,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"certify-tui: error: {exc.message}", file=sys.stderr)  # escaped when the error was made
         if args.verbose and exc.detail:
             print(safe_text(exc.detail, keep_newlines=True), file=sys.stderr)
+        if getattr(args, "json", False):  # scripts get the error as JSON too, with the setting it is about
+            print_json(error_json(exc))
         return exc.exit_code
     except BrokenPipeError:
         # `certify-tui ... | head`: the reader left; not an error worth a message.

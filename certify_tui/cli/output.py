@@ -7,12 +7,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from certify_tui.errors import safe_text
+from certify_tui.errors import CertifyError, safe_text
 
 
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False, default=str)
     sys.stdout.write("\n")
+
+
+def error_json(error: CertifyError) -> dict[str, Any]:
+    """An error for scripts: {"error": message}, and "field" (e.g. "rules[0]") when a setting is at fault."""
+    data: dict[str, Any] = {"error": error.message}
+    if error.field is not None:
+        data["field"] = error.field
+    return data
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str = "") -> None:

@@ -41,11 +41,11 @@ def _show(core: Core, args: argparse.Namespace) -> int:
     values = _masked(core)
     rule = core.default_rule()
     if args.json:
-        print_json({"settings": values, "default_rule": rule, "worker": core.worker_status()})
+        print_json({"settings": values, "default_rule": rule.to_json(), "worker": core.worker_status()})
         return 0
     labels = {p.key: p.label for p in core.settings_params()}
     print_fields([(f"{labels.get(k, k)} ({k})", v) for k, v in values.items()]
-                 + [("Default rule", f"{rule['challenge']} / {rule['provider']} {rule['options']}")])
+                 + [("Default rule", f"{rule.challenge} / {rule.provider} {rule.options}")])
     return 0
 
 
@@ -57,7 +57,7 @@ def _set(core: Core, args: argparse.Namespace) -> int:
 
 def _default_rule(core: Core, args: argparse.Namespace) -> int:
     rule = core.set_default_rule(args.challenge, args.provider, parse_option_pairs(args.option))
-    print(f"New certificates start with {rule['challenge']} via {rule['provider']} {rule['options']}.")
+    print(f"New certificates start with {rule.challenge} via {rule.provider} {rule.options}.")
     return 0
 
 

@@ -30,17 +30,17 @@ def deployed_files(cert: ManagedCertificate, files: dict[str, str], serial: str,
 
 def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> tuple[list[Site], list[str]]:
     """The sites this certificate's mode deploys to, and warnings for the preview (partly covered sites...)."""
-    deployment = cert.deployment or {}
-    mode = deployment.get("mode", "files")
+    deployment = cert.deployment
+    mode = deployment.mode
     if mode not in ("auto", "single"):
         return [], []
     from certify_tui.deploy.sites import discover_sites, match_sites
 
     sites = discover_sites(settings.get("nginx_config") or None, settings.get("apache_config") or None)
     if mode == "single":
-        chosen = [s for s in sites if s.id == deployment.get("site")]
+        chosen = [s for s in sites if s.id == deployment.site]
         if not chosen:
-            raise DeploymentFailed(f"The site {deployment.get('site')} was not found in the web server "
+            raise DeploymentFailed(f"The site {deployment.site} was not found in the web server "
                                    "configuration any more; choose the site again.")
         return chosen, []
     covered, partial = match_sites(list(cert.identifiers), sites)
@@ -53,7 +53,7 @@ def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVe
                        settings: dict[str, Any], *, manual: bool = False) -> None:
     """Deploy to the mode's sites, then run the tasks; one DeploymentFailed naming every failure.
     `settings`: the application settings (where the nginx and Apache configurations are)."""
-    mode = (cert.deployment or {}).get("mode", "files")
+    mode = cert.deployment.mode
     files = deployed_files(cert, stored.files, stored.serial, stored.not_after.isoformat())
     failures: list[str] = []
     if mode in ("files", "none"):
@@ -67,8 +67,8 @@ def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVe
 
 def run_failure_tasks(data: DataDir, cert: ManagedCertificate, error: str, log: RequestLog) -> None:
     """Tasks triggered by a failed request (e.g. a webhook to the on-call channel); never raises."""
-    tasks = (cert.deployment or {}).get("tasks") or []
-    if not any(t.get("options", {}).get("trigger") in ("failure", "always") for t in tasks):
+    tasks = cert.deployment.tasks
+    if not any(t.options.get("trigger") in ("failure", "always") for t in tasks):
         return
     from certify_tui.certfiles import CertificateFiles
 
@@ -106,7 +106,7 @@ def _deploy_sites(cert: ManagedCertificate, files: DeployedFiles, settings: dict
 
 def _run_tasks(cert: ManagedCertificate, files: DeployedFiles, log: RequestLog, *, succeeded: bool,
                error: str | None = None, manual: bool = False) -> list[str]:
-    tasks = (cert.deployment or {}).get("tasks") or []
+    tasks = cert.deployment.tasks
     if not tasks:
         return []
     from certify_tui.deploy.base import TaskContext

@@ -24,6 +24,7 @@ from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import accounts, certificates, database, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.logfiles import PrivateFileHandler
+from certify_tui.model import ChallengeRule
 from certify_tui.oserrors import is_read_only_folder, storage_error
 from certify_tui.paths import DataDir, os_error_reason
 from certify_tui.plan import Plan
@@ -158,7 +159,7 @@ class Core:
             allow_internal = False
         return check_name(name, allow_internal=allow_internal)
 
-    def check_domains(self, names: list[str], rules: list[dict[str, Any]] | None = None,
+    def check_domains(self, names: list[str], rules: list[ChallengeRule] | None = None,
                       account: str | None = None) -> list[str]:
         """Validate a whole list (duplicates, wildcard rules, the 100 limit) as `add` would."""
         spec = CertificateSpec(name="draft", domains=names, account=account, rules=rules or [])
@@ -173,7 +174,7 @@ class Core:
         return certificates.update_certificate(self.data, name, spec)
 
     def set_challenge_rule(self, name: str, pattern: str, challenge: str, provider: str | None = None,
-                           options: dict[str, Any] | None = None, *, remove: bool = False) -> list[dict[str, Any]]:
+                           options: dict[str, Any] | None = None, *, remove: bool = False) -> list[ChallengeRule]:
         """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it."""
         return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove)
 
@@ -198,12 +199,12 @@ class Core:
         """The declared settings, for forms."""
         return settings.AppSettings.params
 
-    def default_rule(self) -> dict[str, Any]:
+    def default_rule(self) -> ChallengeRule:
         """The challenge rule new certificates start with."""
         return settings.get_default_rule()
 
     def set_default_rule(self, challenge: str, provider: str | None = None,
-                         options: dict[str, Any] | None = None) -> dict[str, Any]:
+                         options: dict[str, Any] | None = None) -> ChallengeRule:
         return settings.set_default_rule(challenge, provider, options)
 
     def send_test_notification(self) -> tuple[bool, str]:

@@ -3,20 +3,29 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import peewee
 from peewee import fn
 
 from certify_tui.certfiles import CertificateFiles
-from certify_tui.challenges.rules import Rule, make_rule, provider_from, redacted, rule_for
-from certify_tui.errors import CertifyError, NotFoundError, UsageError, safe_text
+from certify_tui.challenges.rules import check_rule, make_rule, provider_from, redacted, rule_for
+from certify_tui.errors import CertifyError, NotFoundError, UsageError, about, safe_text
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
+from certify_tui.model import (
+    RENEWAL_KINDS,
+    ChallengeRule,
+    DeploymentSettings,
+    RenewalKind,
+    RenewalPolicy,
+    TaskConfig,
+)
 from certify_tui.paths import DataDir, check_certificate_name, check_path_component
 from certify_tui.plan import FileStep, Plan, ValidationStep
 from certify_tui.renewal import policy
@@ -32,9 +41,10 @@ DEPLOYMENT_MODES = {
 }
 
 
-def check_names(names: list[str], rules: list[Rule], account: Account) -> list[str]:
-    return check_identifiers(names, allow_internal=account.allow_internal_names,
-                             challenge_for=lambda n: rule_for(rules, n)["challenge"])
+def check_names(names: list[str], rules: Sequence[ChallengeRule], account: Account) -> list[str]:
+    with about("domains"):  # the rule errors (no rule matches, a wildcard without dns-01) name "rules"
+        return check_identifiers(names, allow_internal=account.allow_internal_names,
+                                 challenge_for=lambda n: rule_for(rules, n).challenge)
 
 
 @dataclass
@@ -47,99 +57,124 @@ class CertificateSpec:
     challenge: str = "http-01"  # with provider/options: the default rule when `rules` is empty
     provider: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
-    rules: list[Rule] = field(default_factory=list)  # first match wins
+    rules: list[ChallengeRule] = field(default_factory=list)  # first match wins
     key_type: str = DEFAULT_KEY_TYPE
     reuse_key: bool = False
     preferred_chain: str | None = None
     profile: str | None = None
-    renewal: dict[str, Any] = field(default_factory=dict)  # empty: the app's default renewal percent
+    renewal: RenewalPolicy | None = None  # None: the app's default renewal percent
     auto_renew: bool = True
     deployment_mode: str = "files"
     deployment_site: str | None = None  # the site id for the "single" mode
-    tasks: list[dict[str, Any]] | None = None  # [{"type", "options", "title"}]; None keeps the stored ones
+    tasks: list[TaskConfig] | None = None  # run in order; None keeps the stored ones
 
 
-def check_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
     """Each task's type must exist and its options match the type's declared parameters."""
     if not tasks:
-        return []
+        return ()
     from certify_tui.deploy.tasks import get_task
 
     checked = []
-    for task in tasks:
-        cls = get_task(task.get("type", ""))
-        checked.append({"type": cls.id, "options": cls.validate_input(task.get("options") or {}),
-                        "title": task.get("title") or cls.title})
-    return checked
+    for index, task in enumerate(tasks):
+        with about(f"tasks[{index}]"):
+            cls = get_task(task.type)
+            checked.append(TaskConfig(cls.id, cls.validate_input(task.options or {}), task.title or cls.title))
+    return tuple(checked)
 
 
-def check_renewal(renewal: dict[str, Any] | None) -> dict[str, Any]:
-    """One of {"percent": 1-99}, {"days_before": N}, {"days_after": N}; a clear error otherwise."""
-    if not renewal:
-        return {"percent": get_settings()["renewal_percent"]}  # the default for new certificates
-    unknown = set(renewal) - {"percent", "days_before", "days_after"}
-    if unknown or len(renewal) != 1:
+def renewal_policy(kind: str, value: object) -> RenewalPolicy:
+    """The policy a person gives (the value may be text as typed): percent 1-99, or more than 0 days
+    before expiry or after issuance; a clear error otherwise."""
+    if kind not in RENEWAL_KINDS:
         raise UsageError("Renewal must be one of: percent of the lifetime, days before expiry, or days after "
-                         "issuance.")
-    (key, value), = renewal.items()
+                         "issuance.", field="renewal")
+    what = kind.replace("_", " ")
     try:
+        if not isinstance(value, str | int | float):
+            raise TypeError(value)
         number = float(value)
     except (TypeError, ValueError):
-        raise UsageError(f"Renewal {key.replace('_', ' ')} must be a number, not '{value}'.") from None
-    if key == "percent" and not 1 <= number <= 99:
-        raise UsageError("Renewal percent must be between 1 and 99 (75 renews a 90-day certificate on day 67).")
-    if key != "percent" and number <= 0:
-        raise UsageError(f"Renewal {key.replace('_', ' ')} must be more than 0.")
-    return {key: number}
+        raise UsageError(f"Renewal {what} must be a number, not '{value}'.", field="renewal") from None
+    if kind == "percent" and not 1 <= number <= 99:
+        raise UsageError("Renewal percent must be between 1 and 99 (75 renews a 90-day certificate on day 67).",
+                         field="renewal")
+    if kind != "percent" and number <= 0:
+        raise UsageError(f"Renewal {what} must be more than 0.", field="renewal")
+    return RenewalPolicy(cast(RenewalKind, kind), number)
+
+
+def check_renewal(renewal: RenewalPolicy | None) -> RenewalPolicy:
+    """The policy validated; None is the default for new certificates (the renewal percent setting)."""
+    if renewal is None:
+        return RenewalPolicy("percent", get_settings()["renewal_percent"])
+    return renewal_policy(renewal.kind, renewal.value)
 
 
 def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None = None) -> ManagedCertificate:
-    """Validate a spec into an (unsaved) model; every rule violation is a UsageError."""
-    name = spec.name.strip()
-    if existing is not None and name == existing.name:
-        check_path_component(name)  # a name stored before the length limit may be kept
-    else:
-        check_certificate_name(name)
-    # Case-insensitive, like the file systems of Windows and macOS (the store's index enforces it too).
-    clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(name))
-    if existing is not None:
-        clash = clash.where(ManagedCertificate.id != existing.id)
-    other = clash.first()
-    if other is not None:
-        raise UsageError(_exists_message(name, other.name))
-    acct = find_account(spec.account)
-    if spec.rules:
-        rules = [make_rule(r["challenge"], r.get("provider"), r.get("options"), r.get("pattern", "*"))
-                 for r in spec.rules]
-    elif spec.provider is None and not spec.options and spec.challenge == "http-01":
-        rules = [get_default_rule()]  # nothing said about validation: the configured default
-    else:
-        rules = [make_rule(spec.challenge, spec.provider, spec.options)]
+    """Validate a spec into an (unsaved) model; every rule violation is a UsageError naming its field."""
+    name = _checked_name(spec.name, existing)
+    with about("account"):
+        acct = find_account(spec.account)
+    rules = _checked_rules(spec)
     identifiers = check_names(spec.domains, rules, acct)
     renewal = check_renewal(spec.renewal)
-    if spec.deployment_mode not in DEPLOYMENT_MODES:
-        raise UsageError(f"Unknown deployment mode '{spec.deployment_mode}'; "
-                         f"choose one of: {', '.join(DEPLOYMENT_MODES)}.")
     cert = existing or ManagedCertificate(status="new")
-    deployment = dict(cert.deployment or {"tasks": []})
-    deployment["mode"] = spec.deployment_mode
-    if spec.deployment_mode == "single":
-        if not spec.deployment_site:
-            raise UsageError("The 'single site' deployment needs a site: choose one (certify-tui sites lists them).")
-        deployment["site"] = spec.deployment_site
-    else:
-        deployment.pop("site", None)
-    if spec.tasks is not None:
-        deployment["tasks"] = check_tasks(spec.tasks)
+    deployment = _checked_deployment(spec, cert.deployment)
+    with about("key_type"):
+        key_type = check_key_type(spec.key_type)
     for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
-        challenge_rules=rules, key_type=check_key_type(spec.key_type), reuse_key=spec.reuse_key,
+        challenge_rules=tuple(rules), key_type=key_type, reuse_key=spec.reuse_key,
         preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
         deployment=deployment, renewal=renewal,
         auto_renew=spec.auto_renew,
     ).items():
         setattr(cert, key, value)
     return cert
+
+
+def _checked_name(given: str, existing: ManagedCertificate | None) -> str:
+    name = given.strip()
+    with about("name"):
+        if existing is not None and name == existing.name:
+            check_path_component(name)  # a name stored before the length limit may be kept
+        else:
+            check_certificate_name(name)
+    # Case-insensitive, like the file systems of Windows and macOS (the store's index enforces it too).
+    clash = ManagedCertificate.select(ManagedCertificate.name).where(_same_name(name))
+    if existing is not None:
+        clash = clash.where(ManagedCertificate.id != existing.id)
+    other = clash.first()
+    if other is not None:
+        raise UsageError(_exists_message(name, other.name), field="name")
+    return name
+
+
+def _checked_rules(spec: CertificateSpec) -> list[ChallengeRule]:
+    """The spec's rules, or its single challenge/provider/options, or the configured default; validated."""
+    if spec.rules:
+        rules = []
+        for index, rule in enumerate(spec.rules):
+            with about(f"rules[{index}]"):
+                rules.append(check_rule(rule))
+        return rules
+    with about("rules[0]"):
+        if spec.provider is None and not spec.options and spec.challenge == "http-01":
+            return [get_default_rule()]  # nothing said about validation: the configured default
+        return [make_rule(spec.challenge, spec.provider, spec.options)]
+
+
+def _checked_deployment(spec: CertificateSpec, stored: DeploymentSettings) -> DeploymentSettings:
+    if spec.deployment_mode not in DEPLOYMENT_MODES:
+        raise UsageError(f"Unknown deployment mode '{spec.deployment_mode}'; "
+                         f"choose one of: {', '.join(DEPLOYMENT_MODES)}.", field="deployment_mode")
+    if spec.deployment_mode == "single" and not spec.deployment_site:
+        raise UsageError("The 'single site' deployment needs a site: choose one (certify-tui sites lists them).",
+                         field="deployment_site")
+    return DeploymentSettings(mode=spec.deployment_mode,
+                              site=spec.deployment_site if spec.deployment_mode == "single" else None,
+                              tasks=stored.tasks if spec.tasks is None else check_tasks(spec.tasks))
 
 
 def _same_name(name: str) -> peewee.Expression:
@@ -165,7 +200,7 @@ def _save_unique(cert: ManagedCertificate, **kwargs: Any) -> None:
         other = clash.first()
         if other is None:  # another constraint failed: not ours to explain
             raise
-        raise UsageError(_exists_message(cert.name, other.name)) from None
+        raise UsageError(_exists_message(cert.name, other.name), field="name") from None
 
 
 def add_certificate(data: DataDir, spec: CertificateSpec) -> ManagedCertificate:
@@ -185,38 +220,40 @@ def update_certificate(data: DataDir, name: str, spec: CertificateSpec) -> Manag
 
 
 def set_rule(data: DataDir, name: str, pattern: str, challenge: str, provider: str | None,
-             options: dict[str, Any] | None, *, remove: bool = False) -> list[Rule]:
+             options: dict[str, Any] | None, *, remove: bool = False) -> list[ChallengeRule]:
     cert = get_certificate(name)
     pattern = pattern.strip()
-    rules = [dict(r) for r in cert.challenge_rules]
-    index = next((i for i, r in enumerate(rules) if r["pattern"] == pattern), None)
+    rules = list(cert.challenge_rules)
+    index = next((i for i, r in enumerate(rules) if r.pattern == pattern), None)
     if remove:
         if index is None:
-            raise UsageError(f"'{name}' has no rule for '{pattern}'.")
+            raise UsageError(f"'{name}' has no rule for '{pattern}'.", field="rules")
         rules.pop(index)
         if not rules:
-            raise UsageError("A certificate needs at least one rule; replace it instead of removing it.")
+            raise UsageError("A certificate needs at least one rule; replace it instead of removing it.",
+                             field="rules")
     else:
-        rule = make_rule(challenge, provider, options, pattern)
+        catch_all = next((i for i, r in enumerate(rules) if r.pattern == "*"), len(rules))
+        position = index if index is not None else catch_all if pattern != "*" else len(rules)
+        with about(f"rules[{position}]"):
+            rule = make_rule(challenge, provider, options, pattern)
         if index is not None:
             rules[index] = rule
         else:
-            catch_all = next((i for i, r in enumerate(rules) if r["pattern"] == "*"), len(rules))
-            rules.insert(catch_all if pattern != "*" else len(rules), rule)
+            rules.insert(position, rule)  # a new rule goes before the catch-all
     spec = spec_of(cert)
     spec.rules = rules
-    return update_certificate(data, name, spec).challenge_rules
+    return list(update_certificate(data, name, spec).challenge_rules)
 
 
 def spec_of(cert: ManagedCertificate) -> CertificateSpec:
     """The spec a face edits, from a stored certificate."""
     return CertificateSpec(
         name=cert.name, domains=list(cert.identifiers), account=str(cert.account.id),
-        rules=[dict(r) for r in cert.challenge_rules], key_type=cert.key_type, reuse_key=cert.reuse_key,
-        preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=dict(cert.renewal or {}),
-        auto_renew=cert.auto_renew, deployment_mode=(cert.deployment or {}).get("mode", "files"),
-        deployment_site=(cert.deployment or {}).get("site"),
-        tasks=[dict(t) for t in (cert.deployment or {}).get("tasks", [])],
+        rules=list(cert.challenge_rules), key_type=cert.key_type, reuse_key=cert.reuse_key,
+        preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=cert.renewal,
+        auto_renew=cert.auto_renew, deployment_mode=cert.deployment.mode, deployment_site=cert.deployment.site,
+        tasks=list(cert.deployment.tasks),
     )
 
 
@@ -241,7 +278,7 @@ def certificate_rows() -> list[CertificateRow]:
     for (name, primary, identifiers, status, not_before, not_after, renewal, ari_at, next_attempt, failures,
          error, auto) in m.select(*fields).order_by(m.name).tuples():
         renews_at = policy.planned_renewal(status=status, not_before=not_before, not_after=not_after,
-                                           settings=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
+                                           renewal=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
                                            failure_count=failures)
         rows.append(CertificateRow(name, primary, len(identifiers), status, not_after, renews_at, error, auto))
     return rows
@@ -249,7 +286,7 @@ def certificate_rows() -> list[CertificateRow]:
 
 def renews_at(cert: ManagedCertificate) -> datetime | None:
     return policy.planned_renewal(status=cert.status, not_before=cert.not_before, not_after=cert.not_after,
-                                  settings=cert.renewal, ari_renew_at=cert.ari_renew_at,
+                                  renewal=cert.renewal, ari_renew_at=cert.ari_renew_at,
                                   next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0)
 
 
@@ -336,9 +373,9 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "reuse_key": cert.reuse_key,
         "preferred_chain": cert.preferred_chain,
         "profile": cert.profile,
-        "challenge_rules": [redacted(r) for r in cert.challenge_rules],
-        "deployment": cert.deployment,
-        "renewal": cert.renewal,
+        "challenge_rules": [redacted(r).to_json() for r in cert.challenge_rules],
+        "deployment": cert.deployment.to_json(),
+        "renewal": cert.renewal.to_json(),
         "auto_renew": cert.auto_renew,
         "serial": version.serial if version else None,
         "fingerprint_sha256": version.fingerprint_sha256 if version else None,
@@ -371,7 +408,7 @@ _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", 
 
 def _site_steps(cert: ManagedCertificate, files: CertificateFiles, warnings: list[str]) -> list[str]:
     """Each site the deployment will change, exactly as deploy_certificate will pick them."""
-    if (cert.deployment or {}).get("mode") not in ("auto", "single"):
+    if cert.deployment.mode not in ("auto", "single"):
         return []
     from certify_tui.deploy import target_sites
 
@@ -390,13 +427,13 @@ def _site_steps(cert: ManagedCertificate, files: CertificateFiles, warnings: lis
 
 def _task_steps(cert: ManagedCertificate, warnings: list[str]) -> list[str]:
     steps = []
-    for number, task in enumerate((cert.deployment or {}).get("tasks") or [], 1):
+    for number, task in enumerate(cert.deployment.tasks, 1):
         try:
             from certify_tui.deploy.tasks import get_task
 
-            instance = get_task(task["type"])(task.get("options") or {})
+            instance = get_task(task.type)(task.options or {})
             trigger = instance.options.get("trigger", "success")
-            steps.append(f"{number}. {task.get('title') or instance.title}: {instance.describe()} (on {trigger})")
+            steps.append(f"{number}. {task.title or instance.title}: {instance.describe()} (on {trigger})")
         except CertifyError as exc:
             warnings.append(f"task {number}: {exc.message}")
     return steps
@@ -404,20 +441,21 @@ def _task_steps(cert: ManagedCertificate, warnings: list[str]) -> list[str]:
 
 def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     account: Account = cert.account
-    rules: list[Rule] = cert.challenge_rules
+    rules = cert.challenge_rules
     warnings: list[str] = []
     validations = []
     for identifier in cert.identifiers:
         rule = rule_for(rules, identifier)
-        provider = provider_from(rule)
-        validations.append(ValidationStep(identifier, rule["challenge"], provider.id, provider.describe(),
-                                          rule["pattern"], provider.redact(provider.options)))
+        with about(f"rules[{rules.index(rule)}]"):  # a stored rule's options no longer valid
+            provider = provider_from(rule)
+        validations.append(ValidationStep(identifier, rule.challenge, provider.id, provider.describe(),
+                                          rule.pattern, provider.redact(provider.options)))
     files = CertificateFiles(data.certificates, cert.name)
     modes = {"privkey": "0600"}
     file_steps = [FileStep(role, str(path), modes.get(role, "0644")) for role, path in files.live_files().items()]
     if cert.reuse_key and not files.has_live():
         warnings.append("reuse key is on but no key exists yet: a new key will be generated")
-    mode = (cert.deployment or {}).get("mode", "files")
+    mode = cert.deployment.mode
     deployment = [DEPLOYMENT_MODES.get(mode, mode)] + _site_steps(cert, files, warnings)
     next_renewal = renews_at(cert) if cert.id else None
     if not cert.auto_renew:

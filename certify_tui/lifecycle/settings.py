@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from certify_tui.model import ChallengeRule
 from certify_tui.plugins import Param, Plugin
 from certify_tui.store.models import Setting
 
@@ -60,21 +62,22 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
 DEFAULT_RULE_KEY = "defaults.challenge_rule"
 
 
-def get_default_rule() -> dict[str, Any]:
+def get_default_rule() -> ChallengeRule:
     """The rule new certificates start with: the stored choice, else http-01 on the built-in listener."""
-    from certify_tui.challenges.rules import make_rule
+    from certify_tui.challenges.rules import check_rule, make_rule
 
     row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)
     if row is not None and row.value:
-        rule = row.value
-        return make_rule(rule["challenge"], rule.get("provider"), rule.get("options"), "*", given=False)
+        return check_rule(replace(ChallengeRule.from_json(row.value), pattern="*"), given=False)
     return make_rule("http-01")
 
 
-def set_default_rule(challenge: str, provider: str | None, options: dict[str, Any] | None) -> dict[str, Any]:
+def set_default_rule(challenge: str, provider: str | None, options: dict[str, Any] | None) -> ChallengeRule:
     from certify_tui.challenges.rules import make_rule
 
     rule = make_rule(challenge, provider, options, "*")
-    Setting.insert(key=DEFAULT_RULE_KEY, value=rule, updated_at=datetime.now(UTC)).on_conflict(
-        conflict_target=[Setting.key], update={Setting.value: rule, Setting.updated_at: datetime.now(UTC)}).execute()
+    stored = rule.to_json()
+    Setting.insert(key=DEFAULT_RULE_KEY, value=stored, updated_at=datetime.now(UTC)).on_conflict(
+        conflict_target=[Setting.key], update={Setting.value: stored, Setting.updated_at: datetime.now(UTC)}
+    ).execute()
     return rule

@@ -7,34 +7,30 @@ as a 90-day one; fixed day counts are honoured only when the user sets them.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
-DEFAULT_PERCENT = 75.0
+from certify_tui.model import RenewalPolicy
+
 FIRST_RETRY = timedelta(minutes=5)
 MAX_RETRY = timedelta(days=1)
 
 
-def renewal_due(not_before: datetime, not_after: datetime, settings: dict[str, Any] | None = None) -> datetime:
-    """The moment renewal becomes due.
-
-    settings: {"percent": 75} (default), or {"days_before": N} before expiry, or
-    {"days_after": N} after issuance; the result never falls after expiry minus a tenth of the lifetime.
-    """
-    settings = settings or {}
+def renewal_due(not_before: datetime, not_after: datetime, renewal: RenewalPolicy | None = None) -> datetime:
+    """The moment renewal becomes due (default: at 75% of the lifetime); never after expiry minus a tenth
+    of the lifetime, never before issuance."""
+    renewal = renewal or RenewalPolicy()
     lifetime = not_after - not_before
     latest = not_after - lifetime / 10
-    if settings.get("days_before") is not None:
-        due = not_after - timedelta(days=float(settings["days_before"]))
-    elif settings.get("days_after") is not None:
-        due = not_before + timedelta(days=float(settings["days_after"]))
+    if renewal.kind == "days_before":
+        due = not_after - timedelta(days=float(renewal.value))
+    elif renewal.kind == "days_after":
+        due = not_before + timedelta(days=float(renewal.value))
     else:
-        percent = float(settings.get("percent", DEFAULT_PERCENT))
-        due = not_before + lifetime * (min(max(percent, 1.0), 99.0) / 100)
+        due = not_before + lifetime * (min(max(float(renewal.value), 1.0), 99.0) / 100)
     return max(not_before, min(due, latest))
 
 
 def planned_renewal(*, status: str, not_before: datetime | None, not_after: datetime | None,
-                    settings: dict[str, Any] | None, ari_renew_at: datetime | None = None,
+                    renewal: RenewalPolicy | None, ari_renew_at: datetime | None = None,
                     next_attempt: datetime | None = None, failure_count: int = 0) -> datetime | None:
     """When renewal is planned, for people: the retry time after a failure, else the policy's due time,
     brought forward to the CA's ARI pick when that is earlier. None before the first issuance."""
@@ -42,17 +38,17 @@ def planned_renewal(*, status: str, not_before: datetime | None, not_after: date
         return next_attempt
     if not_before is None or not_after is None:
         return None
-    due = renewal_due(not_before, not_after, settings)
+    due = renewal_due(not_before, not_after, renewal)
     return min(due, ari_renew_at) if ari_renew_at else due
 
 
-def describe(settings: dict[str, Any] | None = None) -> str:
-    settings = settings or {}
-    if settings.get("days_before") is not None:
-        return f"{settings['days_before']} days before expiry"
-    if settings.get("days_after") is not None:
-        return f"{settings['days_after']} days after issuance"
-    return f"at {float(settings.get('percent', DEFAULT_PERCENT)):g}% of the lifetime"
+def describe(renewal: RenewalPolicy | None = None) -> str:
+    renewal = renewal or RenewalPolicy()
+    if renewal.kind == "days_before":
+        return f"{renewal.value} days before expiry"
+    if renewal.kind == "days_after":
+        return f"{renewal.value} days after issuance"
+    return f"at {float(renewal.value):g}% of the lifetime"
 
 
 def retry_after_failure(failures: int, now: datetime, lifetime: timedelta | None = None) -> datetime:

@@ -9,9 +9,12 @@ folder can use the API. While it listens, `<data-dir>/service.json` says where (
     GET  /api/certificates                     [certificate view, ...]
     GET  /api/certificates/{name}              certificate view (secrets masked)
     GET  /api/certificates/{name}/preview      the Plan as JSON
-    POST /api/certificates/{name}/renew        renew now (forced): 200 outcome, 409 busy, 404/400/502
+    POST /api/certificates/{name}/renew        renew now (forced): 200 outcome, 409 busy, 404/400/422/502
     GET  /api/certificates/{name}/log          the certificate's log (text/plain)
     GET  /metrics                              Prometheus text format 0.0.4
+
+Errors are {"error": message}; when a certificate's setting is what is wrong, the answer is 422 and
+{"error": message, "field": name} names the setting as CertificateSpec does ("rules[0]", "renewal", ...).
 
 Before any of that, the transport guard (`http_guard`) checks each request's head while its body is still
 unread: Host must be 127.0.0.1, localhost or [::1] with our port (else 421: DNS rebinding), the token must
@@ -213,10 +216,10 @@ class ApiApp:
         try:
             handler: Callable[..., Response] = getattr(self, f"_{endpoint}")
             return handler(request, **args)
-        except NotFoundError as exc:
-            return _error(404, exc.message)
         except UsageError as exc:
-            return _error(400, exc.message)
+            if exc.field is not None:  # a certificate setting is wrong: 422 says which one
+                return _error(422, exc.message, field=exc.field)
+            return _error(404 if isinstance(exc, NotFoundError) else 400, exc.message)
         except CertifyError as exc:
             return _error(500, exc.message)
         except Exception:  # noqa: BLE001 - a client gets JSON; the app log gets the traceback

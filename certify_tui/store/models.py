@@ -8,7 +8,13 @@ from typing import Any
 
 import peewee
 
-from certify_tui.store.fields import JSONField, UTCDateTimeField
+from certify_tui.store.fields import (
+    JSONField,
+    UTCDateTimeField,
+    challenge_rules_field,
+    deployment_field,
+    renewal_field,
+)
 
 database_proxy = peewee.DatabaseProxy()
 
@@ -58,13 +64,13 @@ class ManagedCertificate(BaseModel):
     account = peewee.ForeignKeyField(Account, backref="certificates", on_delete="RESTRICT")
     primary_identifier = peewee.CharField()
     identifiers = JSONField(default=list)  # normalised names, primary first
-    challenge_rules = JSONField(default=list)  # [{pattern, challenge, provider, options}], first match wins
+    challenge_rules = challenge_rules_field()  # tuple[ChallengeRule, ...], first match wins
     key_type = peewee.CharField(default="ec256")
     reuse_key = peewee.BooleanField(default=False)
     preferred_chain = peewee.CharField(null=True)  # issuer common name of the preferred root/intermediate
     profile = peewee.CharField(null=True)  # ACME profile the CA lists
-    deployment = JSONField(default=dict)  # {"mode": "files"|"none"|..., "tasks": [...]}
-    renewal = JSONField(default=dict)  # {"percent": 75} or {"days_before": 30} ...
+    deployment = deployment_field()  # DeploymentSettings: mode, site, tasks
+    renewal = renewal_field()  # RenewalPolicy: percent, days before expiry or days after issuance
     auto_renew = peewee.BooleanField(default=True)
     status = peewee.CharField(default="new", index=True)  # new, valid, failed, expired, revoked
     deploy_status = peewee.CharField(null=True)

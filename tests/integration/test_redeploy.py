@@ -10,6 +10,7 @@ from helpers import add_account, add_standalone_cert, unique
 
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.model import TaskConfig
 
 
 def test_tasks_run_after_issuance_and_again_on_redeploy(data_dir: Path, pebble, tmp_path: Path) -> None:
@@ -21,8 +22,8 @@ def test_tasks_run_after_issuance_and_again_on_redeploy(data_dir: Path, pebble, 
         out_auto, out_manual = tmp_path / "auto", tmp_path / "manual"
         spec = core.certificate_spec(name)
         spec.tasks = [
-            {"type": "export", "options": {"path": str(out_auto), "formats": "pem"}},
-            {"type": "export", "options": {"path": str(out_manual), "formats": "combined", "trigger": "manual"}},
+            TaskConfig("export", {"path": str(out_auto), "formats": "pem"}),
+            TaskConfig("export", {"path": str(out_manual), "formats": "combined", "trigger": "manual"}),
         ]
         core.update_certificate(name, spec)
         assert isinstance(spec, CertificateSpec)
@@ -35,7 +36,7 @@ def test_tasks_run_after_issuance_and_again_on_redeploy(data_dir: Path, pebble, 
         assert (out_manual / f"{name}.pem").exists()
         # A failing task is the deployment's failure: the certificate stays valid, nothing is reordered.
         spec = core.certificate_spec(name)
-        spec.tasks = [{"type": "command", "options": {"command": "/bin/false"}}]
+        spec.tasks = [TaskConfig("command", {"command": "/bin/false"})]
         core.update_certificate(name, spec)
         error = core.deploy(name)
         assert error and "exit" in error.lower()

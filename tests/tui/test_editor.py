@@ -10,6 +10,7 @@ from textual.widgets import Input, Label, Select
 from tui_helpers import SIZES, SNAP_ROOT, add_account, add_certificate, fresh_core, wait_until
 
 from certify_tui.deploy.tasks import get_task
+from certify_tui.model import ChallengeRule, TaskConfig
 from certify_tui.plugins import SECRET_MASK, Param, Plugin
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.screens.editor import CertificateEditorScreen, RuleList
@@ -137,8 +138,8 @@ async def test_create_a_certificate_entirely_by_keys(make_app, tmp_path) -> None
         assert cert.identifiers == ["www.example.com", "example.com"]
         assert cert.primary_identifier == "www.example.com"
         assert cert.key_type == "ec384"
-        assert cert.challenge_rules == [{"pattern": "*", "challenge": "http-01", "provider": "webroot",
-                                         "options": {"path": str(webroot)}}]
+        assert cert.challenge_rules == (ChallengeRule(pattern="*", challenge="http-01", provider="webroot",
+                                                      options={"path": str(webroot)}),)
 
 
 async def test_editing_loads_the_stored_settings(make_app) -> None:
@@ -355,22 +356,22 @@ async def test_tasks_are_added_reordered_and_removed_by_keys(make_app) -> None:
 
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
-        stored = core.get_certificate("shop").deployment["tasks"]
-        assert stored == [
-            {"type": "command", "title": "Run a command",
-             "options": get_task("command").validate_options({"command": "systemctl reload haproxy"})},
-            {"type": "export", "title": "Export files",
-             "options": get_task("export").validate_options({"path": "/srv/certs/shop"})},
-        ]
-        assert stored[1]["options"]["trigger"] == "success" and stored[1]["options"]["retries"] == 0
+        stored = core.get_certificate("shop").deployment.tasks
+        assert stored == (
+            TaskConfig(type="command", title="Run a command",
+                       options=get_task("command").validate_options({"command": "systemctl reload haproxy"})),
+            TaskConfig(type="export", title="Export files",
+                       options=get_task("export").validate_options({"path": "/srv/certs/shop"})),
+        )
+        assert stored[1].options["trigger"] == "success" and stored[1].options["retries"] == 0
 
 
 async def test_a_secret_task_option_stays_masked_when_reopened(make_app) -> None:
     core = fresh_core("editor-task-secret")
     add_certificate(add_account(), "shop", ["shop.example.com"])
     spec = core.certificate_spec("shop")
-    spec.tasks = [{"type": "webhook", "options": {"url": "https://hooks.example.org/certs",
-                                                  "secret_header": "Bearer s3cret-token"}}]
+    spec.tasks = [TaskConfig("webhook", {"url": "https://hooks.example.org/certs",
+                                         "secret_header": "Bearer s3cret-token"})]
     core.update_certificate("shop", spec)
     app = make_app(core)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -387,9 +388,9 @@ async def test_a_secret_task_option_stays_masked_when_reopened(make_app) -> None
         assert task_lines(screen)[0].startswith("1. Tell the on-call channel → ")
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
-        (task,) = core.get_certificate("shop").deployment["tasks"]
-        assert task["title"] == "Tell the on-call channel"
-        assert task["options"]["secret_header"] == "Bearer s3cret-token"
+        (task,) = core.get_certificate("shop").deployment.tasks
+        assert task.title == "Tell the on-call channel"
+        assert task.options["secret_header"] == "Bearer s3cret-token"
 
 
 async def test_a_task_option_error_points_at_deployment(make_app) -> None:
@@ -405,7 +406,7 @@ async def test_a_task_option_error_points_at_deployment(make_app) -> None:
         await wait_until(pilot, lambda: status.display)
         assert "webhook: option 'url'" in str(status.render())
         assert "(Deployment step)" in str(status.render())
-        assert core.get_certificate("shop").deployment["tasks"] == []
+        assert core.get_certificate("shop").deployment.tasks == ()
 
 
 async def test_single_site_mode_without_a_site_is_refused(make_app, tmp_path) -> None:
@@ -427,7 +428,7 @@ async def test_single_site_mode_without_a_site_is_refused(make_app, tmp_path) ->
         screen.go_to("preview")
         view = await wait_plan(pilot)
         assert "needs a site" in view.text and "Fix it in Deployment" in view.text
-        assert core.get_certificate("shop").deployment["mode"] == "files"
+        assert core.get_certificate("shop").deployment.mode == "files"
 
 
 NGINX_CONF = """events {}
@@ -477,7 +478,7 @@ async def test_single_site_mode_lists_the_discovered_sites(make_app, tmp_path) -
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
         deployment = core.get_certificate("shop").deployment
-        assert deployment["mode"] == "single" and deployment["site"] == site.id
+        assert deployment.mode == "single" and deployment.site == site.id
 
         # Reopened: the stored site is chosen again.
         screen = await open_deployment(pilot, "shop")
@@ -587,9 +588,8 @@ def test_snapshot_deployment_with_tasks(snap_compare, make_app, size) -> None:
     spec.deployment_mode = "single"
     spec.deployment_site = core.discover_sites()[0].id
     spec.tasks = [
-        {"type": "export", "options": {"path": "/srv/certs/shop", "formats": "pem,pfx",
-                                       "pkcs12_password": "pfx-secret"}},
-        {"type": "service", "options": {"name": "haproxy", "trigger": "always"}, "title": "Reload HAProxy"},
+        TaskConfig("export", {"path": "/srv/certs/shop", "formats": "pem,pfx", "pkcs12_password": "pfx-secret"}),
+        TaskConfig("service", {"name": "haproxy", "trigger": "always"}, "Reload HAProxy"),
     ]
     core.update_certificate("shop", spec)
     app = make_app(core)

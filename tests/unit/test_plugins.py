@@ -12,6 +12,7 @@ from certify_tui.challenges.http_standalone import StandaloneHttpProvider
 from certify_tui.challenges.http_webroot import WebrootHttpProvider
 from certify_tui.challenges.rules import make_rule, provider_from, redacted, rule_for
 from certify_tui.errors import UsageError
+from certify_tui.model import ChallengeRule
 from certify_tui.plugins import SECRET_MASK, Param, Plugin, parse_option_pairs
 
 
@@ -270,10 +271,10 @@ def test_webroot_params_match_cli_help(tmp_path) -> None:  # type: ignore[no-unt
 
 def test_make_rule_validates_and_normalises() -> None:
     rule = make_rule("http-01", None, {"port": "8080"})
-    assert rule == {"pattern": "*", "challenge": "http-01", "provider": "standalone",
-                    "options": {"address": "0.0.0.0", "port": 8080}}
+    assert rule == ChallengeRule(pattern="*", challenge="http-01", provider="standalone",
+                                 options={"address": "0.0.0.0", "port": 8080})
     assert make_rule(pattern=" *.example.com ", provider="webroot",
-                     options={"path": "/srv"})["pattern"] == "*.example.com"
+                     options={"path": "/srv"}).pattern == "*.example.com"
 
 
 def test_make_rule_errors() -> None:

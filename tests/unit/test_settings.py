@@ -12,7 +12,8 @@ import pytest
 from certify_tui.errors import UsageError
 from certify_tui.keys import generate_key, key_to_pem
 from certify_tui.lifecycle import Core
-from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.lifecycle.certificates import CertificateSpec, renewal_policy
+from certify_tui.model import ChallengeRule, RenewalPolicy
 from certify_tui.store.models import Account
 
 
@@ -56,28 +57,34 @@ def test_bad_notification_url_is_refused_before_saving(core: Core) -> None:
 
 
 def test_new_certificates_start_from_the_default_rule(core: Core, tmp_path: Path) -> None:
-    assert core.default_rule()["provider"] == "standalone"
+    assert core.default_rule().provider == "standalone"
     core.set_default_rule("http-01", "webroot", {"path": str(tmp_path)})
     cert = core.add_certificate(name="web", domains=["a.example.test"])
-    assert cert.challenge_rules == [{"pattern": "*", "challenge": "http-01", "provider": "webroot",
-                                     "options": {"path": str(tmp_path)}}]
+    assert cert.challenge_rules == (ChallengeRule(pattern="*", challenge="http-01", provider="webroot",
+                                                  options={"path": str(tmp_path)}),)
     # Saying anything about validation overrides the default.
     cert = core.add_certificate(name="own", domains=["b.example.test"], provider="standalone",
                                 options={"port": "8080"})
-    assert cert.challenge_rules[0]["options"]["port"] == 8080
+    assert cert.challenge_rules[0].options["port"] == 8080
     with pytest.raises(UsageError, match="required"):
         core.set_default_rule("http-01", "webroot", {})
 
 
 def test_renewal_percent_setting_is_the_default_for_new_certificates(core: Core) -> None:
     core.update_settings({"renewal_percent": 60})
-    assert core.add_certificate(name="x", domains=["x.example.test"]).renewal == {"percent": 60}
+    assert core.add_certificate(name="x", domains=["x.example.test"]).renewal == RenewalPolicy("percent", 60)
     assert core.add_certificate(name="y", domains=["y.example.test"],
-                                renewal={"days_before": 20}).renewal == {"days_before": 20}
-    for bad, words in (({"percent": 120}, "between 1 and 99"), ({"days_before": 0}, "more than 0"),
-                       ({"percent": 50, "days_after": 3}, "one of"), ({"weekly": 1}, "one of")):
-        with pytest.raises(UsageError, match=words):
+                                renewal=RenewalPolicy("days_before", 20)).renewal == RenewalPolicy("days_before", 20)
+    for bad, words in ((RenewalPolicy("percent", 120), "between 1 and 99"),
+                       (RenewalPolicy("days_before", 0), "more than 0")):
+        with pytest.raises(UsageError, match=words) as caught:
             core.add_certificate(name="z", domains=["z.example.test"], renewal=bad)
+        assert caught.value.field == "renewal"
+    # As a person types it (two kinds at once, which the old dict could say, a RenewalPolicy cannot).
+    for kind, value, words in (("weekly", 1, "one of"), ("days_after", "soon", "must be a number")):
+        with pytest.raises(UsageError, match=words) as caught:
+            renewal_policy(kind, value)
+        assert caught.value.field == "renewal"
 
 
 def test_preview_of_an_edit_to_a_stored_certificate(core: Core) -> None:

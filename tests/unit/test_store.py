@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import stat
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import peewee
 import pytest
 
 from certify_tui.errors import CertifyError, StorageError, UsageError
+from certify_tui.model import ChallengeRule, DeploymentSettings, RenewalPolicy
 from certify_tui.store import close_database, database_url_for, migrations, open_database
 from certify_tui.store.db import _redact
 from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate, SchemaVersion
@@ -149,10 +151,14 @@ def test_json_field_roundtrip(db: peewee.Database) -> None:
                                      challenge_rules=rules, renewal={"percent": 66.5})
     again = ManagedCertificate.get(ManagedCertificate.name == "j")
     assert again.id == cert.id
-    assert again.challenge_rules == rules
+    assert again.challenge_rules == tuple(ChallengeRule.from_json(rule) for rule in rules)
     assert again.identifiers == ["a.example.com", "xn--bcher-kva.example"]
-    assert again.renewal == {"percent": 66.5}
-    assert again.deployment == {}  # default dict, not a shared mutable
+    assert again.renewal == RenewalPolicy("percent", 66.5)
+    assert again.deployment == DeploymentSettings()  # the default, not a shared mutable
+    # The database holds the same JSON as before the typed values.
+    stored = db.execute_sql("SELECT challenge_rules, renewal FROM managed_certificate WHERE id = ?",
+                            (cert.id,)).fetchone()
+    assert [json.loads(text) for text in stored] == [rules, {"percent": 66.5}]
 
 
 # -- constraints -------------------------------------------------------------------------------------

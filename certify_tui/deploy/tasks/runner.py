@@ -1,6 +1,6 @@
 """Run a certificate's stored deployment tasks in order, with triggers, retries and stop-on-failure.
 
-A stored task is {"type": id, "options": {...}, "title": optional}. Every task is checked before any
+A task is a TaskConfig (or its JSON form {"type": id, "options": {...}, "title": optional}). Every task is checked before any
 runs: invalid stored options raise UsageError and nothing runs. A task failing is not an exception
 here: it is an outcome (ok=False), and the caller decides what the request's status becomes.
 """
@@ -16,6 +16,7 @@ from typing import Any
 from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
 from certify_tui.deploy.tasks import get_task
 from certify_tui.errors import CertifyError, UsageError
+from certify_tui.model import TaskConfig
 
 
 @dataclass(frozen=True)
@@ -37,26 +38,26 @@ def selected(trigger: str, context: TaskContext, manual: bool) -> bool:
     return trigger == ("success" if context.succeeded else "failure")
 
 
-def prepare(tasks: Sequence[Mapping[str, Any]]) -> list[tuple[str, DeploymentTask]]:
-    """(title, task) for each stored task; UsageError naming the task for anything invalid."""
+def prepare(tasks: Sequence[TaskConfig | Mapping[str, Any]]) -> list[tuple[str, DeploymentTask]]:
+    """(title, task) for each task; UsageError naming the task (and its field "tasks[i]") for anything invalid."""
     prepared = []
-    for number, stored in enumerate(tasks, 1):
-        if not isinstance(stored, Mapping):
-            raise UsageError(f"Deployment task {number} is not a task definition.")
-        label = stored.get("title") or stored.get("type") or "?"
+    for number, given in enumerate(tasks, 1):
+        field = f"tasks[{number - 1}]"
         try:
-            cls = get_task(str(stored.get("type") or ""))
-            options = stored.get("options") or {}
-            if not isinstance(options, Mapping):
-                raise UsageError(f"{cls.id}: the options must be key/value pairs.")
-            instance = cls(options)
+            task = given if isinstance(given, TaskConfig) else TaskConfig.from_json(given)
+        except ValueError:  # not an object, or options that are not key/value pairs
+            raise UsageError(f"Deployment task {number} is not a task definition.", field=field) from None
+        label = task.title or task.type or "?"
+        try:
+            cls = get_task(task.type)
+            instance = cls(task.options)
         except UsageError as exc:
-            raise UsageError(f"Deployment task {number} ({label}): {exc.message}") from None
-        prepared.append((str(stored.get("title") or cls.title), instance))
+            raise UsageError(f"Deployment task {number} ({label}): {exc.message}", field=field) from None
+        prepared.append((task.title or cls.title, instance))
     return prepared
 
 
-def run_tasks(tasks: Sequence[Mapping[str, Any]], context: TaskContext, log: StepLogger, *, manual: bool = False,
+def run_tasks(tasks: Sequence[TaskConfig | Mapping[str, Any]], context: TaskContext, log: StepLogger, *, manual: bool = False,
               sleep: Callable[[float], object] | None = None) -> list[TaskOutcome]:
     """Run the tasks whose trigger matches; one outcome per selected task, in order.
 

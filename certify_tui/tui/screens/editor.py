@@ -8,7 +8,7 @@ it again on save.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -21,6 +21,7 @@ from textual.widgets import Checkbox, Footer, Input, Label, OptionList, Select, 
 from certify_tui.errors import CertifyError, UsageError
 from certify_tui.identifiers import covers, is_wildcard, matches_rule, to_unicode
 from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.model import ChallengeRule, RenewalKind, RenewalPolicy, TaskConfig
 from certify_tui.tui.messages import WorkDone, WorkFailed
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.widgets.domain_list import DomainList
@@ -244,9 +245,8 @@ class CertificateEditorScreen(Screen[str | None]):
                                style="bold red"))
         # Rules: the stored ones, or the spec's default rule (http-01 with its default provider).
         if draft.rules:
-            self.rules = [{"pattern": r.get("pattern", "*"), "challenge": r["challenge"],
-                           "provider": r.get("provider"), "options": dict(r.get("options") or {})}
-                          for r in draft.rules]
+            self.rules = [{"pattern": r.pattern, "challenge": r.challenge, "provider": r.provider,
+                           "options": dict(r.options)} for r in draft.rules]
         else:
             providers = self.providers.get(draft.challenge) or []
             self.rules = [{"pattern": "*", "challenge": draft.challenge,
@@ -256,9 +256,9 @@ class CertificateEditorScreen(Screen[str | None]):
         await self._show_rule()
         self.tasks = []
         for task in draft.tasks or []:
-            cls = self.task_types.get(task.get("type", ""))
-            title = task.get("title") or ""
-            self.tasks.append({"type": task.get("type"), "options": dict(task.get("options") or {}),
+            cls = self.task_types.get(task.type)
+            title = task.title
+            self.tasks.append({"type": task.type, "options": dict(task.options),
                                "title": "" if cls is not None and title == cls.title else title})
         self.site_id = draft.deployment_site
         self._rebuild_task_list(0)
@@ -269,7 +269,8 @@ class CertificateEditorScreen(Screen[str | None]):
             self.query_one("#reuse-key", Checkbox).value = draft.reuse_key
             self.query_one("#preferred-chain", Input).value = draft.preferred_chain or ""
             self.query_one("#profile", Input).value = draft.profile or ""
-            kind, amount = next(iter((draft.renewal or {"percent": 75}).items()))
+            renewal = draft.renewal or RenewalPolicy("percent", 75)
+            kind, amount = renewal.kind, renewal.value
             self.query_one("#renewal-kind", Select).value = kind if kind in dict(
                 (v, k) for k, v in RENEWAL_KINDS) else "percent"
             self.query_one("#renewal-value", Input).value = f"{float(amount):g}"
@@ -755,27 +756,27 @@ class CertificateEditorScreen(Screen[str | None]):
         heading.update(Text.assemble(f"{target + 1} of {len(self.tasks)} · ",
                                      (cls.title if cls else str(self.tasks[target]["type"]), "bold")))
 
-    def _task_specs(self) -> list[dict[str, Any]]:
+    def _task_specs(self) -> list[TaskConfig]:
         specs = []
         for task in self.tasks:
             cls = self.task_types.get(task["type"])
             title = task["title"].strip() or (cls.title if cls else "")
-            specs.append({"type": task["type"], "options": dict(task["options"]), "title": title})
+            specs.append(TaskConfig(task["type"], dict(task["options"]), title))
         return specs
 
     # -- Advanced -----------------------------------------------------------------------------
-    def _renewal(self) -> tuple[dict[str, Any], str | None]:
+    def _renewal(self) -> tuple[RenewalPolicy | None, str | None]:
         kind = str(self.query_one("#renewal-kind", Select).value)
         text = self.query_one("#renewal-value", Input).value.strip()
         try:
             amount = float(text)
         except ValueError:
-            return {}, "Renewal: enter a number (Advanced step)."
+            return None, "Renewal: enter a number (Advanced step)."
         if kind == "percent" and not 1 <= amount <= 99:
-            return {}, "Renewal: the percentage of the lifetime must be from 1 to 99 (Advanced step)."
+            return None, "Renewal: the percentage of the lifetime must be from 1 to 99 (Advanced step)."
         if kind != "percent" and amount <= 0:
-            return {}, "Renewal: the number of days must be more than 0 (Advanced step)."
-        return {kind: int(amount) if amount == int(amount) else amount}, None
+            return None, "Renewal: the number of days must be more than 0 (Advanced step)."
+        return RenewalPolicy(cast(RenewalKind, kind), int(amount) if amount == int(amount) else amount), None
 
     @on(Input.Changed, "#renewal-value")
     @on(Select.Changed, "#renewal-kind")
@@ -803,8 +804,8 @@ class CertificateEditorScreen(Screen[str | None]):
         renewal, error = self._renewal()
         spec = CertificateSpec(
             name=self._cert_name(), domains=list(self.query_one(DomainList).names), account=self._account_ref(),
-            rules=[{"pattern": r["pattern"].strip(), "challenge": r["challenge"], "provider": r["provider"],
-                    "options": dict(r["options"])} for r in self.rules],
+            rules=[ChallengeRule(r["pattern"].strip(), r["challenge"], r["provider"], dict(r["options"]))
+                   for r in self.rules],
             key_type=str(self.query_one("#key-type", Select).value),
             reuse_key=self.query_one("#reuse-key", Checkbox).value,
             preferred_chain=self.query_one("#preferred-chain", Input).value.strip() or None,
@@ -827,10 +828,9 @@ class CertificateEditorScreen(Screen[str | None]):
             rules.append((rule["pattern"].strip(), rule["challenge"], rule["provider"], options))
         tasks = []
         for task in spec.tasks or []:
-            cls = self.task_types.get(task["type"])
+            cls = self.task_types.get(task.type)
             params = cls.params if cls else ()
-            tasks.append((task["type"], task["title"],
-                          {p.key: str(task["options"].get(p.key, p.default)) for p in params}))
+            tasks.append((task.type, task.title, {p.key: str(task.options.get(p.key, p.default)) for p in params}))
         return {**spec.__dict__, "rules": rules, "tasks": tasks, "renewal": (
             str(self.query_one("#renewal-kind", Select).value), self.query_one("#renewal-value", Input).value)}
 
