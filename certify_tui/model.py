@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 RenewalKind = Literal["percent", "days_before", "days_after"]
 RENEWAL_KINDS: tuple[RenewalKind, ...] = ("percent", "days_before", "days_after")
@@ -109,5 +109,5 @@ class RenewalPolicy:
         for kind in ("days_before", "days_after", "percent"):
             if stored.get(kind) is not None:
                 value = stored[kind]
-                return cls(cast(RenewalKind, kind), value if isinstance(value, int | float) else float(value))
+                return cls(kind, value if isinstance(value, int | float) else float(value))
         return cls()

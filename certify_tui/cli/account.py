@@ -6,11 +6,12 @@ import argparse
 
 from certify_tui.ca.presets import PRESETS
 from certify_tui.cli.output import print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     account = sub.add_parser("account", help="ACME accounts")
     actions = account.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -7,6 +7,7 @@ import sys
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
 from certify_tui.keys import KEY_TYPES
@@ -14,7 +15,7 @@ from certify_tui.lifecycle import Core
 from certify_tui.plugins import parse_option_pairs
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     cert = sub.add_parser("cert", help="managed certificates")
     actions = cert.add_subparsers(dest="action", metavar="ACTION", required=True)
 

@@ -6,12 +6,13 @@ import argparse
 import sys
 
 from certify_tui.cli.output import print_fields, print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle import Core
 from certify_tui.store.backup import DatabaseSummary
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     db = sub.add_parser("db", help="check, back up or restore the database")
     # These work on a damaged or missing database: main opens the data folder without opening the database.
     db.set_defaults(needs_database=False)

@@ -14,26 +14,17 @@ import sys
 from certify_tui import __version__
 from certify_tui.cli import account, cert, db, providers, renew, service, settings, sites, status
 from certify_tui.cli.output import error_json, print_json
+from certify_tui.cli.parser import EXIT_FAILED, Parser
 from certify_tui.errors import CertifyError, safe_text
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # argparse's own usage errors already exit 2; keep them to one readable line plus usage.
-        self.print_usage(sys.stderr)
-        print(f"certify-tui: error: {safe_text(message)}", file=sys.stderr)  # it quotes the arguments
-        raise SystemExit(EXIT_USAGE)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="certify-tui", description="ACME certificates from the terminal.")
+    parser = Parser(prog="certify-tui", description="ACME certificates from the terminal.")
     parser.add_argument("--data-dir", metavar="DIR", help="data folder (else $CERTIFY_TUI_DATA_DIR, else the default)")
     parser.add_argument("--database", metavar="URL", help="database URL (default: SQLite in the data folder)")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress and error details")
     parser.add_argument("--version", action="version", version=f"certify-tui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     account.register(sub)
     cert.register(sub)
     renew.register(sub)

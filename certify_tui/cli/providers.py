@@ -6,11 +6,12 @@ import argparse
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle import Core
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     providers = sub.add_parser("providers", help="list challenge providers and their options")
     providers.add_argument("challenge", nargs="?", choices=CHALLENGE_TYPES, help="only this challenge type")
     providers.add_argument("--provider", help="show one provider's options in full")

@@ -7,13 +7,14 @@ import sys
 from dataclasses import asdict
 
 from certify_tui.cli.output import print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
 from certify_tui.renewal.leases import process_started
 
 CONFIRM_ABOVE = 10  # a forced run over more certificates than this asks first on a terminal
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     renew = sub.add_parser("renew", help="renew due certificates (or the named ones) now and exit")
     renew.add_argument("names", nargs="*", metavar="NAME",
                        help="certificates to consider (default: every due one; with --force, every auto-renewed one)")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     service = sub.add_parser("service", help="run the renewal worker and local API in the foreground")
     service.add_argument("--print-systemd-unit", action="store_true", help="print a systemd unit file and exit")
     service.add_argument("--no-api", action="store_true", help="do not start the local HTTP API")

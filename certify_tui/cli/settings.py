@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.output import print_fields, print_json
+from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
 from certify_tui.plugins import SECRET_MASK, parse_option_pairs
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     settings = sub.add_parser("settings", help="application settings")
     actions = settings.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     test.set_defaults(run=_test_notification)
 
 
-def _masked(core: Core) -> dict:
+def _masked(core: Core) -> dict[str, Any]:
     secret = {p.key for p in core.settings_params() if p.secret}
     return {k: (SECRET_MASK if k in secret and v else v) for k, v in core.settings().items()}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from certify_tui.cli.output import print_json, print_table
+from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     sites = sub.add_parser("sites", help="list the web server sites found in the nginx and Apache configurations",
                            description="List nginx server blocks and Apache virtual hosts. The configuration "
                                        "files default to the nginx_config / apache_config settings, else the "

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from certify_tui.cli.output import print_json
+from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
 from certify_tui.service.discovery import (
     TOKEN_FILE,
@@ -19,7 +20,7 @@ from certify_tui.service.discovery import (
 EXPIRING_DAYS = 14
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: Subcommands) -> None:
     status = sub.add_parser("status", help="show whether the certify-tui service (local API) is running")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=_status)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 import peewee
 from peewee import fn
@@ -22,7 +22,6 @@ from certify_tui.model import (
     RENEWAL_KINDS,
     ChallengeRule,
     DeploymentSettings,
-    RenewalKind,
     RenewalPolicy,
     TaskConfig,
 )
@@ -101,7 +100,7 @@ def renewal_policy(kind: str, value: object) -> RenewalPolicy:
                          field="renewal")
     if kind != "percent" and number <= 0:
         raise UsageError(f"Renewal {what} must be more than 0.", field="renewal")
-    return RenewalPolicy(cast(RenewalKind, kind), number)
+    return RenewalPolicy(kind, number)
 
 
 def check_renewal(renewal: RenewalPolicy | None) -> RenewalPolicy:
@@ -262,7 +261,7 @@ class CertificateRow(NamedTuple):
 
     name: str
     primary: str
-    count: int
+    name_count: int  # how many names it covers
     status: str
     not_after: datetime | None
     renews_at: datetime | None  # planned renewal (or retry) time, see policy.planned_renewal
@@ -275,8 +274,10 @@ def certificate_rows() -> list[CertificateRow]:
     fields = (m.name, m.primary_identifier, m.identifiers, m.status, m.not_before, m.not_after, m.renewal,
               m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew)
     rows = []
+    # execute(): peewee's stubs type tuples() rows as models; here they are plain tuples.
+    query: Iterable[tuple[Any, ...]] = m.select(*fields).order_by(m.name).tuples().execute()
     for (name, primary, identifiers, status, not_before, not_after, renewal, ari_at, next_attempt, failures,
-         error, auto) in m.select(*fields).order_by(m.name).tuples():
+         error, auto) in query:
         renews_at = policy.planned_renewal(status=status, not_before=not_before, not_after=not_after,
                                            renewal=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
                                            failure_count=failures)
@@ -312,8 +313,9 @@ def get_certificate(name: str) -> ManagedCertificate:
 
 
 def current_version(cert: ManagedCertificate) -> CertificateVersion | None:
-    return (CertificateVersion.select().where(CertificateVersion.certificate == cert)
+    version: CertificateVersion | None = (CertificateVersion.select().where(CertificateVersion.certificate == cert)
             .order_by(CertificateVersion.version.desc()).first())
+    return version
 
 
 def remove_certificate(data: DataDir, name: str, *, delete_files: bool = True) -> ManagedCertificate:

@@ -55,5 +55,5 @@ def retry_after_failure(failures: int, now: datetime, lifetime: timedelta | None
     """Retry soon at first, then wait longer (5 min doubling), capped at a day or a tenth of the lifetime."""
     cap = MAX_RETRY if lifetime is None else min(MAX_RETRY, max(lifetime / 10, FIRST_RETRY))
     # Clamp the exponent first: 2**40 five-minute waits overflow timedelta long before the cap applies.
-    wait = FIRST_RETRY * (2 ** min(max(failures - 1, 0), 20))
+    wait = FIRST_RETRY * (1 << min(max(failures - 1, 0), 20))
     return now + min(wait, cap)

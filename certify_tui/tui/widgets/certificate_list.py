@@ -86,7 +86,7 @@ def result_cell(row: CertificateRow) -> str:
 
 
 def cells(row: CertificateRow, now: datetime) -> dict[str, str]:
-    others = f" +{row.count - 1}" if row.count > 1 else ""
+    others = f" +{row.name_count - 1}" if row.name_count > 1 else ""
     return {
         "name": row.name,
         "primary": row.primary + others,
