@@ -37,12 +37,15 @@ class CertifyError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
+    def __init__(self, message: str, *, detail: str | None = None, field: str | None = None) -> None:
         # Escaped once here, so every face (CLI, TUI, API) and the log show untrusted input inertly.
         message = safe_text(message)
         super().__init__(message)
         self.message = message
         self.detail = detail  # extra context shown with -v, never secrets
+        # The input the error is about, named after a CertificateSpec field ("domains", "rules[2]"), so
+        # a face can point at where it is fixed (the TUI editor: a step); None when it is about no input.
+        self.field = field
 
     def __str__(self) -> str:
         return self.message
