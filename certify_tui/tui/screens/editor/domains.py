@@ -117,21 +117,21 @@ class DomainsStep(VerticalScroll):
     @on(Input.Changed, "#domain-input")
     def _domain_typed(self, event: Input.Changed) -> None:
         if event.value.strip():
-            self._check(event.value, False)
+            self._check(event.value, False, self.account_ref())
         else:
             self._set_check("")
 
     @on(Input.Submitted, "#domain-input")
     def _domain_submitted(self, event: Input.Submitted) -> None:
         if event.value.strip():
-            self._check(event.value, True)
+            self._check(event.value, True, self.account_ref())
         elif self.names:
             self.post_message(GoTo("validation"))
 
     @work(thread=True, group="check-domain", exit_on_error=False)
-    def _check(self, text: str, add: bool) -> None:
+    def _check(self, text: str, add: bool, account: str | None) -> None:
         try:
-            name = self.app.core.check_domain(text, self.account_ref())
+            name = self.app.core.check_domain(text, account)
         except CertifyError as exc:
             self.post_message(NameChecked(text, add, None, exc.message))
             return
@@ -162,13 +162,16 @@ class DomainsStep(VerticalScroll):
         self._set_check(f"Added {name}. Type another name, or ctrl+→ for Validation.", ok=True)
 
     # -- names from a discovered site ------------------------------------------------------------
-    @work(thread=True, exit_on_error=False, group="load-site-names")
     def add_site_names(self, hostnames: list[str]) -> None:
         """Check a site's host names with the core and add the valid ones."""
+        self._check_site_names(hostnames, self.account_ref())
+
+    @work(thread=True, exit_on_error=False, group="load-site-names")
+    def _check_site_names(self, hostnames: list[str], account: str | None) -> None:
         checked, errors = [], []
         for host in hostnames:
             try:
-                checked.append(self.app.core.check_domain(host, self.account_ref()))
+                checked.append(self.app.core.check_domain(host, account))
             except CertifyError as exc:
                 errors.append(exc.message)
         self.post_message(SiteNamesChecked(checked, errors))
