@@ -26,7 +26,7 @@ from certify_tui.tui.screens.editor.advanced import AdvancedStep
 from certify_tui.tui.screens.editor.deployment import DeploymentStep
 from certify_tui.tui.screens.editor.domains import DomainsStep
 from certify_tui.tui.screens.editor.preview import PreviewFailed, PreviewStep
-from certify_tui.tui.screens.editor.steps import FIRST_FOCUS, STEP_TITLES, STEPS, GoTo, fix_step, step_for
+from certify_tui.tui.screens.editor.steps import FIRST_FOCUS, STEP_TITLES, STEPS, GoTo, step_to_fix
 from certify_tui.tui.screens.editor.validation import ValidationStep
 from certify_tui.tui.widgets.plugin_items import PluginItems
 
@@ -192,12 +192,6 @@ class CertificateEditorScreen(Screen[str | None]):
         elif event.pane.id == "deployment" and self.loaded:
             self.deployment.show(rediscover=True)
 
-    def step_to_fix(self, message: str, field: str | None) -> str | None:
-        """The step where the input an error is about is fixed."""
-        if field is None:  # TEMPORARY fallback until the core names every error's field (see steps.fix_step)
-            return fix_step(message, tuple(self.task_types))
-        return step_for(field)
-
     def action_load_site(self) -> None:
         """Add the host names of a discovered nginx/Apache site to the Domains step."""
         from certify_tui.tui.screens.site_picker import SitePickerScreen
@@ -247,7 +241,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.preview.show_error(event.message, self._fix_hint(event.message, event.field))
 
     def _fix_hint(self, message: str, field: str | None) -> str:
-        step = self.step_to_fix(message, field)
+        step = step_to_fix(message, field, tuple(self.task_types))
         return f"Fix it in {STEP_TITLES[step]} (ctrl+← goes back), then come back here." if step else ""
 
     # -- saving and leaving ------------------------------------------------------------------------
@@ -295,7 +289,7 @@ class CertificateEditorScreen(Screen[str | None]):
 
     def _show_status(self, message: str, field: str | None = None) -> None:
         status = self.query_one("#status", Label)
-        step = self.step_to_fix(message, field) if message else None
+        step = step_to_fix(message, field, tuple(self.task_types)) if message else None
         where = f"  ({STEP_TITLES[step]} step)" if step else ""
         status.update(Text.assemble(("✗ ", "bold"), message, where) if message else "")
         status.display = bool(message)

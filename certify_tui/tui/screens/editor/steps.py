@@ -51,6 +51,13 @@ def fix_step(message: str, task_ids: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+def step_to_fix(message: str, field: str | None, task_ids: tuple[str, ...]) -> str | None:
+    """The step where the input an error is about is fixed."""
+    if field is None:  # TEMPORARY fallback until the core names every error's field (see fix_step)
+        return fix_step(message, task_ids)
+    return step_for(field)
+
+
 class GoTo(Message):
     """A step asks the editor to show another step (e.g. Enter on an empty domain input)."""
 
