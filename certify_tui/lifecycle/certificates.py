@@ -100,7 +100,7 @@ def renewal_policy(kind: str, value: object) -> RenewalPolicy:
                          field="renewal")
     if kind != "percent" and number <= 0:
         raise UsageError(f"Renewal {what} must be more than 0.", field="renewal")
-    return RenewalPolicy(kind, number)
+    return RenewalPolicy(kind, int(number) if number.is_integer() else number)  # 30 days, not 30.0
 
 
 def check_renewal(renewal: RenewalPolicy | None) -> RenewalPolicy:

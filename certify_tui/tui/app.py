@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 
-from certify_tui.tui.messages import WorkDone
 from certify_tui.tui.screens.certificates import CertificatesScreen
 from certify_tui.tui.screens.confirm import ConfirmScreen
 
@@ -19,7 +19,16 @@ from certify_tui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
+    from certify_tui.renewal.engine import RenewOutcome
     from certify_tui.renewal.worker import RenewalWorker
+
+
+class RenewalFinished(Message):
+    """The background renewal worker finished with one certificate."""
+
+    def __init__(self, outcome: RenewOutcome) -> None:
+        super().__init__()
+        self.outcome = outcome
 
 
 class CertifyApp(App[None]):
@@ -73,17 +82,17 @@ class CertifyApp(App[None]):
         if status and status.get("where") == "service" and status.get("running") and not status.get("stale"):
             return  # the service renews; two workers would only compete for leases
         worker = RenewalWorker(self.core, where="tui",
-                               on_outcome=lambda outcome: self.post_message(WorkDone("renewal", outcome)))
+                               on_outcome=lambda outcome: self.post_message(RenewalFinished(outcome)))
         worker.start()
         self.renewer = worker
 
-    def on_work_done(self, message: WorkDone) -> None:
-        if message.tag == "renewal":
-            outcome = message.value
-            if outcome.action in ("renewed", "failed", "deploy-failed"):
-                severity = "information" if outcome.ok else "error"
-                self.notify(f"{outcome.name}: {outcome.message}", severity=severity, title="Renewal")
-                self.refresh_certificates()
+    @on(RenewalFinished)
+    def _renewal_finished(self, message: RenewalFinished) -> None:
+        outcome = message.outcome
+        if outcome.action in ("renewed", "failed", "deploy-failed"):
+            severity = "information" if outcome.ok else "error"
+            self.notify(f"{outcome.name}: {outcome.message}", severity=severity, title="Renewal")
+            self.refresh_certificates()
 
     def on_unmount(self) -> None:
         if self.renewer is not None:

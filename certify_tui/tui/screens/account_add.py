@@ -14,12 +14,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select
 
 from certify_tui.errors import CertifyError
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 
 if TYPE_CHECKING:
     from certify_tui.tui.app import CertifyApp
@@ -28,6 +29,34 @@ CUSTOM = "custom"
 DEFAULT_CA = "letsencrypt"
 DEFAULT_KEY_TYPE = "ec256"
 FETCH_DELAY = 0.6  # seconds of no typing before a custom URL's directory is read
+
+
+class TermsRead(Message):
+    """Directory read number `fetch`: the CA's terms of service and whether it needs EAB."""
+
+    def __init__(self, fetch: int, url: str | None, needs_eab: bool) -> None:
+        super().__init__()
+        self.fetch, self.url, self.needs_eab = fetch, url, needs_eab
+
+
+class TermsFailed(Failed):
+    """Directory read number `fetch` failed."""
+
+    def __init__(self, fetch: int, message: str, field: str | None = None) -> None:
+        super().__init__(message, field)
+        self.fetch = fetch
+
+
+class Registered(Message):
+    """The CA registered the account `account_id`."""
+
+    def __init__(self, account_id: int) -> None:
+        super().__init__()
+        self.account_id = account_id
+
+
+class RegisterFailed(Failed):
+    """The CA (or the input) refused the registration."""
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -64,8 +93,9 @@ class AddAccountScreen(Screen[int | None]):
         self._fetch_generation = 0  # numbers each directory read; older answers are dropped
 
     @property
-    def _latest_fetch(self) -> str:
-        return f"terms:{self._fetch_generation}" if self.tos_state == "loading" else ""
+    def _latest_fetch(self) -> int | None:
+        """The directory read whose answer is awaited (None: none is)."""
+        return self._fetch_generation if self.tos_state == "loading" else None
 
     def compose(self) -> ComposeResult:
         core = self.app.core
@@ -189,20 +219,20 @@ class AddAccountScreen(Screen[int | None]):
             return
         self._set_tos("loading", key)
         self._fetch_generation += 1
-        self._fetch_terms(f"terms:{self._fetch_generation}", ca, bundle)
+        self._fetch_terms(self._fetch_generation, ca, bundle)
 
     @work(thread=True, exclusive=True, group="terms", exit_on_error=False)
-    def _fetch_terms(self, tag: str, ca: str, bundle: str) -> None:
-        """Post the answer tagged with its fetch number: only the latest fetch's answer is shown."""
+    def _fetch_terms(self, fetch: int, ca: str, bundle: str) -> None:
+        """Post the answer with its fetch number: only the latest fetch's answer is shown."""
         try:
             tos_url, needs_eab = self.app.core.terms_of_service(ca, bundle or None)
         except CertifyError as exc:
-            self.post_message(WorkFailed(tag, exc.message))
+            self.post_message(TermsFailed(fetch, exc.message, exc.field))
             return
         except Exception as exc:  # noqa: BLE001 - shown inline; the form stays usable
-            self.post_message(WorkFailed(tag, f"Unexpected error: {exc}"))
+            self.post_message(TermsFailed(fetch, f"Unexpected error: {exc}"))
             return
-        self.post_message(WorkDone(tag, (tos_url, needs_eab)))
+        self.post_message(TermsRead(fetch, tos_url, needs_eab))
 
     def _set_tos(self, state: str, key: tuple[str, str] | None, url: str | None = None,
                  needs_eab: bool = False, error: str = "") -> None:
@@ -332,38 +362,39 @@ class AddAccountScreen(Screen[int | None]):
         try:
             account = self.app.core.add_account(**request)
         except CertifyError as exc:
-            self.post_message(WorkFailed("register", exc.message))
+            self.post_message(RegisterFailed.of(exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown inline; the form keeps its values
-            self.post_message(WorkFailed("register", f"Unexpected error: {exc}"))
+            self.post_message(RegisterFailed(f"Unexpected error: {exc}"))
             return
-        self.post_message(WorkDone("register", account.id))
+        self.post_message(Registered(int(account.id)))
 
     def _show_error(self, message: str) -> None:
         self.query_one("#error", Label).update(message)
         self.query_one("#error-row").display = bool(message)
 
     # -- worker results -----------------------------------------------------------------------
-    @on(WorkDone)
-    def _work_done(self, event: WorkDone) -> None:
-        if event.tag.startswith("terms:"):
-            if event.tag == self._latest_fetch:
-                url, needs_eab = event.value
-                self._set_tos("known", self.tos_key, url, needs_eab)
-        elif event.tag == "register":
-            self.busy = False
-            self.dismiss(int(event.value))
+    @on(TermsRead)
+    def _terms_read(self, event: TermsRead) -> None:
+        if event.fetch == self._latest_fetch:
+            self._set_tos("known", self.tos_key, event.url, event.needs_eab)
 
-    @on(WorkFailed)
-    def _work_failed(self, event: WorkFailed) -> None:
-        if event.tag.startswith("terms:"):
-            if event.tag == self._latest_fetch:
-                self._set_tos("failed", self.tos_key, error=event.message)
-        elif event.tag == "register":
-            self.busy = False
-            self._update_register()
-            self._show_error(event.message)
-            self.notify(event.message, severity="error", title="Registration failed")
+    @on(TermsFailed)
+    def _terms_failed(self, event: TermsFailed) -> None:
+        if event.fetch == self._latest_fetch:
+            self._set_tos("failed", self.tos_key, error=event.message)
+
+    @on(Registered)
+    def _registered(self, event: Registered) -> None:
+        self.busy = False
+        self.dismiss(event.account_id)
+
+    @on(RegisterFailed)
+    def _register_failed(self, event: RegisterFailed) -> None:
+        self.busy = False
+        self._update_register()
+        self._show_error(event.message)
+        self.notify(event.message, severity="error", title="Registration failed")
 
     def action_ignore(self) -> None:
         """Swallow the app's one-letter keys while the form is open (ctrl+c still quits)."""

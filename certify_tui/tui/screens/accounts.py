@@ -9,11 +9,12 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label
 
 from certify_tui.errors import CertifyError
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 from certify_tui.tui.screens.account_add import AddAccountScreen
 from certify_tui.tui.screens.confirm import ConfirmScreen
 
@@ -83,6 +84,30 @@ def detail_value(key: str, value: Any) -> str:
     if value is None or value == "":
         return DETAIL_EMPTY.get(key, "-")
     return str(value)
+
+
+class AccountsLoaded(Message):
+    """Every account as `Core.account_view` shows it; `keep` is the id to highlight."""
+
+    def __init__(self, views: list[dict[str, Any]], keep: int | None) -> None:
+        super().__init__()
+        self.views, self.keep = views, keep
+
+
+class LoadFailed(Failed):
+    """The accounts could not be listed."""
+
+
+class Deactivated(Message):
+    """The CA deactivated the account `account_id`."""
+
+    def __init__(self, account_id: int, email: str) -> None:
+        super().__init__()
+        self.account_id, self.email = account_id, email
+
+
+class DeactivateFailed(Failed):
+    """The CA (or the store) refused the deactivation."""
 
 
 class AccountTable(DataTable[str]):
@@ -156,25 +181,27 @@ class AccountsScreen(Screen[None]):
             core = self.app.core
             views = [core.account_view(a) for a in core.list_accounts()]
         except CertifyError as exc:
-            self.post_message(WorkFailed("load", exc.message))
+            self.post_message(LoadFailed.of(exc))
             return
-        self.post_message(WorkDone("load", (views, keep)))
+        self.post_message(AccountsLoaded(views, keep))
 
-    @on(WorkDone)
-    def _work_done(self, event: WorkDone) -> None:
-        if event.tag == "load":
-            views, keep = event.value
-            self._show_rows(views, keep)
-        elif event.tag == "deactivate":
-            self.notify(f"Account {event.value.id} ({event.value.email}) is deactivated.")
-            self.reload(event.value.id)
+    @on(AccountsLoaded)
+    def _accounts_loaded(self, event: AccountsLoaded) -> None:
+        self._show_rows(event.views, event.keep)
 
-    @on(WorkFailed)
-    def _work_failed(self, event: WorkFailed) -> None:
-        title = {"deactivate": "Deactivation failed", "load": "Cannot list accounts"}.get(event.tag, "Error")
-        self.notify(event.message, severity="error", title=title)
-        if event.tag == "deactivate":
-            self._set_title()
+    @on(LoadFailed)
+    def _load_failed(self, event: LoadFailed) -> None:
+        self.notify(event.message, severity="error", title="Cannot list accounts")
+
+    @on(Deactivated)
+    def _deactivated(self, event: Deactivated) -> None:
+        self.notify(f"Account {event.account_id} ({event.email}) is deactivated.")
+        self.reload(event.account_id)
+
+    @on(DeactivateFailed)
+    def _deactivate_failed(self, event: DeactivateFailed) -> None:
+        self.notify(event.message, severity="error", title="Deactivation failed")
+        self._set_title()
 
     def _show_rows(self, views: list[dict[str, Any]], keep: int | None) -> None:
         self.views = views
@@ -284,12 +311,12 @@ class AccountsScreen(Screen[None]):
         try:
             account = self.app.core.deactivate_account(str(account_id))
         except CertifyError as exc:
-            self.post_message(WorkFailed("deactivate", exc.message))
+            self.post_message(DeactivateFailed.of(exc))
             return
         except Exception as exc:  # noqa: BLE001 - shown as one line; the screen stays usable
-            self.post_message(WorkFailed("deactivate", f"Unexpected error: {exc}"))
+            self.post_message(DeactivateFailed(f"Unexpected error: {exc}"))
             return
-        self.post_message(WorkDone("deactivate", account))
+        self.post_message(Deactivated(account.id, account.email))
 
     def action_reload(self) -> None:
         self.reload()

@@ -7,13 +7,14 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label
 
 from certify_tui.errors import CertifyError
 from certify_tui.lifecycle.certificates import CertificateRow
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.widgets.certificate_list import COLUMNS, CertificateList
 from certify_tui.tui.widgets.log_pane import LogPane
@@ -26,6 +27,42 @@ EMPTY_NO_ACCOUNT = (
     "Then press [b]n[/b] here to describe your first certificate."
 )
 EMPTY_NO_CERT = "No certificates yet. Press [b]n[/b] to add one (its names, how they are validated, where it goes)."
+
+
+class RowsLoaded(Message):
+    """The certificates' rows; `has_account` says whether any ACME account exists; `keep` stays highlighted."""
+
+    def __init__(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
+        super().__init__()
+        self.rows, self.has_account, self.keep = rows, has_account, keep
+
+
+class LoadFailed(Failed):
+    """The certificates could not be listed."""
+
+
+class Deployed(Message):
+    """The certificate `name` was deployed again."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+class DeployFailed(Failed):
+    """Deploying again failed."""
+
+
+class Deleted(Message):
+    """The certificate `name` and its files are gone."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+
+class DeleteFailed(Failed):
+    """The certificate could not be deleted."""
 
 
 class CertificatesScreen(Screen[None]):
@@ -72,25 +109,30 @@ class CertificatesScreen(Screen[None]):
             rows = self.app.core.certificate_rows()
             has_account = bool(rows) or bool(self.app.core.list_accounts())
         except CertifyError as exc:
-            self.post_message(WorkFailed("load", exc.message))
+            self.post_message(LoadFailed.of(exc))
             return
-        self.post_message(WorkDone("load", (rows, has_account, keep)))
+        self.post_message(RowsLoaded(rows, has_account, keep))
 
-    @on(WorkDone)
-    def _work_done(self, event: WorkDone) -> None:
-        if event.tag == "load":
-            self._show_rows(*event.value)
-        elif event.tag == "delete":
-            self.notify(f"Deleted {event.value}.")
-            self.reload()
-        elif event.tag == "deploy":
-            self.notify(f"Deployed {event.value}.")
-            self.reload(event.value)
+    @on(RowsLoaded)
+    def _rows_loaded(self, event: RowsLoaded) -> None:
+        self._show_rows(event.rows, event.has_account, event.keep)
 
-    @on(WorkFailed)
-    def _work_failed(self, event: WorkFailed) -> None:
-        titles = {"delete": "Delete failed", "deploy": "Deployment failed"}
-        self.notify(event.message, severity="error", title=titles.get(event.tag, "Error"))
+    @on(Deleted)
+    def _deleted(self, event: Deleted) -> None:
+        self.notify(f"Deleted {event.name}.")
+        self.reload()
+
+    @on(Deployed)
+    def _deployed(self, event: Deployed) -> None:
+        self.notify(f"Deployed {event.name}.")
+        self.reload(event.name)
+
+    @on(LoadFailed)
+    @on(DeleteFailed)
+    @on(DeployFailed)
+    def _failed(self, event: Failed) -> None:
+        titles = {DeleteFailed: "Delete failed", DeployFailed: "Deployment failed"}
+        self.notify(event.message, severity="error", title=titles.get(type(event), "Error"))
 
     def _show_rows(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
         self.loaded = True
@@ -178,12 +220,12 @@ class CertificatesScreen(Screen[None]):
         try:
             error = self.app.core.deploy(name)
         except CertifyError as exc:
-            self.post_message(WorkFailed("deploy", exc.message))
+            self.post_message(DeployFailed.of(exc))
             return
         if error:
-            self.post_message(WorkFailed("deploy", f"{name}: {error}"))
+            self.post_message(DeployFailed(f"{name}: {error}"))
         else:
-            self.post_message(WorkDone("deploy", name))
+            self.post_message(Deployed(name))
 
     def action_test(self) -> None:
         from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
@@ -209,9 +251,9 @@ class CertificatesScreen(Screen[None]):
         try:
             self.app.core.remove_certificate(name)
         except CertifyError as exc:
-            self.post_message(WorkFailed("delete", exc.message))
+            self.post_message(DeleteFailed.of(exc))
             return
-        self.post_message(WorkDone("delete", name))
+        self.post_message(Deleted(name))
 
     def action_toggle_log(self) -> None:
         pane = self.query_one(LogPane)

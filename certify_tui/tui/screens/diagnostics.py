@@ -10,17 +10,30 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from certify_tui.errors import CertifyError
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 
 if TYPE_CHECKING:
     from certify_tui.diagnostics import Check
     from certify_tui.tui.app import CertifyApp
 
 STYLE = {True: "green", False: "bold red", None: "dim"}
+
+
+class ChecksDone(Message):
+    """The checks ran (each passed, failed or was skipped)."""
+
+    def __init__(self, checks: list[Check]) -> None:
+        super().__init__()
+        self.checks = checks
+
+
+class ChecksFailed(Failed):
+    """The checks could not run."""
 
 
 def checks_table(checks: list[Check]) -> Table:
@@ -60,22 +73,20 @@ class DiagnosticsScreen(ModalScreen[None]):
         try:
             checks = self.app.core.test_certificate(self.certificate_name)
         except CertifyError as exc:
-            self.post_message(WorkFailed("diagnostics", exc.message))
+            self.post_message(ChecksFailed.of(exc))
             return
-        self.post_message(WorkDone("diagnostics", checks))
+        self.post_message(ChecksDone(checks))
 
-    @on(WorkDone)
-    def _done(self, message: WorkDone) -> None:
-        message.stop()
-        self.checks = message.value
+    @on(ChecksDone)
+    def _done(self, message: ChecksDone) -> None:
+        self.checks = message.checks
         failed = sum(1 for c in self.checks if c.ok is False)
         verdict = "all checks passed" if not failed else f"{failed} check{'s' if failed > 1 else ''} failed"
         self.query_one("#diagnostics-title", Label).update(f"Test: {self.certificate_name}  ·  {verdict}  ·  "
                                                            "Esc closes")
         self.query_one("#checks", Static).update(checks_table(self.checks))
 
-    @on(WorkFailed)
-    def _failed(self, message: WorkFailed) -> None:
-        message.stop()
+    @on(ChecksFailed)
+    def _failed(self, message: ChecksFailed) -> None:
         self.checks = []
         self.query_one("#checks", Static).update(Text(f"✗ {message.message}", style="bold red"))

@@ -13,17 +13,42 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Label, Static
 
 from certify_tui.errors import CertifyError
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 from certify_tui.tui.screens.confirm import ConfirmScreen
 from certify_tui.tui.widgets.plugin_form import PluginForm
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
     from certify_tui.tui.app import CertifyApp
+
+
+class SettingsLoaded(Message):
+    """The stored settings (key -> value)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__()
+        self.values = values
+
+
+class SettingsLoadFailed(Failed):
+    """The settings could not be read."""
+
+
+class SettingsSaved(Message):
+    """The settings as saved (key -> value)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        super().__init__()
+        self.values = values
+
+
+class SettingsSaveFailed(Failed):
+    """The core refused the changes; nothing was saved."""
 
 
 def renewal_worker_status(core: Core) -> str:
@@ -73,37 +98,39 @@ class SettingsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="settings-load", exit_on_error=False)
     def _load(self) -> None:
         try:
-            self.post_message(WorkDone("load", self.app.core.settings()))
+            self.post_message(SettingsLoaded(dict(self.app.core.settings())))
         except CertifyError as exc:
-            self.post_message(WorkFailed("load", exc.message))
+            self.post_message(SettingsLoadFailed.of(exc))
 
     @work(thread=True, exclusive=True, group="settings-save", exit_on_error=False)
     def _save(self, changes: dict[str, Any]) -> None:
         try:
-            self.post_message(WorkDone("save", self.app.core.update_settings(changes)))
+            self.post_message(SettingsSaved(dict(self.app.core.update_settings(changes))))
         except CertifyError as exc:
-            self.post_message(WorkFailed("save", exc.message))
+            self.post_message(SettingsSaveFailed.of(exc))
 
-    @on(WorkDone)
-    async def _work_done(self, message: WorkDone) -> None:
-        message.stop()
-        self.saved_values = dict(message.value)
-        if message.tag == "load":
-            await self.query_one("#settings-loading").remove()
-            form = PluginForm(self.app.core.settings_params(), self.saved_values, owner="settings",
-                              id="settings-form")
-            await self.query_one("#settings-body").mount(form, after="#settings-error")
-            self.loaded = True
-            form.query("Input, Checkbox, Select").first().focus()
-        else:
-            self._show_error(None)
-            self.notify("Settings saved.")
+    @on(SettingsLoaded)
+    async def _loaded(self, message: SettingsLoaded) -> None:
+        self.saved_values = message.values
+        await self.query_one("#settings-loading").remove()
+        form = PluginForm(self.app.core.settings_params(), self.saved_values, owner="settings", id="settings-form")
+        await self.query_one("#settings-body").mount(form, after="#settings-error")
+        self.loaded = True
+        form.query("Input, Checkbox, Select").first().focus()
 
-    @on(WorkFailed)
-    def _work_failed(self, message: WorkFailed) -> None:
-        message.stop()
-        prefix = "Could not read the settings" if message.tag == "load" else "Not saved"
-        self._show_error(f"{prefix}: {message.message}")
+    @on(SettingsSaved)
+    def _saved(self, message: SettingsSaved) -> None:
+        self.saved_values = message.values
+        self._show_error(None)
+        self.notify("Settings saved.")
+
+    @on(SettingsLoadFailed)
+    def _load_failed(self, message: SettingsLoadFailed) -> None:
+        self._show_error(f"Could not read the settings: {message.message}")
+
+    @on(SettingsSaveFailed)
+    def _save_failed(self, message: SettingsSaveFailed) -> None:
+        self._show_error(f"Not saved: {message.message}")
 
     # -- actions ------------------------------------------------------------------------------
     def _form(self) -> PluginForm | None:

@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from certify_tui.errors import CertifyError
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.tui.messages import Failed
 
 if TYPE_CHECKING:
+    from certify_tui.deploy.base import Site
     from certify_tui.tui.app import CertifyApp
+
+
+class SitesFound(Message):
+    """The nginx and Apache sites discovered on this machine."""
+
+    def __init__(self, sites: list[Site]) -> None:
+        super().__init__()
+        self.sites = sites
+
+
+class DiscoveryFailed(Failed):
+    """The web server configuration could not be read."""
 
 
 class SitePickerScreen(ModalScreen[list[str] | None]):
@@ -28,7 +42,7 @@ class SitePickerScreen(ModalScreen[list[str] | None]):
 
     def __init__(self) -> None:
         super().__init__()
-        self.sites: list[Any] = []
+        self.sites: list[Site] = []
         self.loaded = False
 
     def compose(self) -> ComposeResult:
@@ -45,15 +59,14 @@ class SitePickerScreen(ModalScreen[list[str] | None]):
         try:
             sites = self.app.core.discover_sites()
         except CertifyError as exc:
-            self.post_message(WorkFailed("sites", exc.message))
+            self.post_message(DiscoveryFailed.of(exc))
             return
-        self.post_message(WorkDone("sites", sites))
+        self.post_message(SitesFound(list(sites)))
 
-    @on(WorkDone)
-    def _found(self, message: WorkDone) -> None:
-        message.stop()
+    @on(SitesFound)
+    def _found(self, message: SitesFound) -> None:
         self.loaded = True
-        self.sites = [s for s in message.value if s.hostnames]
+        self.sites = [s for s in message.sites if s.hostnames]
         note = self.query_one("#picker-note", Label)
         if not self.sites:
             note.update("No nginx or Apache site with host names was found (settings: nginx_config, apache_config).")
@@ -65,9 +78,8 @@ class SitePickerScreen(ModalScreen[list[str] | None]):
         options.highlighted = 0
         options.focus()
 
-    @on(WorkFailed)
-    def _failed(self, message: WorkFailed) -> None:
-        message.stop()
+    @on(DiscoveryFailed)
+    def _failed(self, message: DiscoveryFailed) -> None:
         self.loaded = True
         self.query_one("#picker-note", Label).update(f"✗ {message.message}")
 

@@ -1,6 +1,6 @@
 """The certificate's deployment tasks, in the order they run: one line each, keys to add, remove and reorder.
 
-The list only shows; the editor screen owns the tasks (plain dicts `{"type", "options", "title"}`)
+The list only shows; the editor's TaskEditor owns the tasks (plain dicts `{"type", "options", "title"}`)
 and does the work behind each key.
 """
 
@@ -11,11 +11,10 @@ from typing import Any
 
 from rich.text import Text
 from textual.binding import Binding
-from textual.widgets import OptionList
-from textual.widgets.option_list import Option
 
 from certify_tui.deploy.base import DeploymentTask
 from certify_tui.plugins import SECRET_MASK
+from certify_tui.tui.widgets.plugin_items import ItemList
 
 COMMON_KEYS = frozenset(p.key for p in DeploymentTask.COMMON_PARAMS)
 WHEN = {"success": "on success", "failure": "on failure", "always": "always", "manual": "by hand only"}
@@ -55,20 +54,13 @@ def task_prompt(number: int, task: Mapping[str, Any], cls: type[DeploymentTask] 
     return line
 
 
-class TaskList(OptionList):
-    """Deployment tasks; the screen provides the actions."""
+class TaskList(ItemList):
+    """Deployment tasks, in the order they run; the keys act on the highlighted one."""
 
+    EMPTY = "No tasks yet: a adds one."
     BINDINGS = [
-        Binding("a,insert", "screen.add_task", "Add task"),
-        Binding("delete,backspace", "screen.remove_task", "Remove task"),
-        Binding("u,ctrl+up", "screen.move_task(-1)", "Move up"),
-        Binding("ctrl+down", "screen.move_task(1)", "Move down", show=False),
+        Binding("a,insert", "add_item", "Add task"),
+        Binding("delete,backspace", "remove_item", "Remove task"),
+        Binding("u,ctrl+up", "move_item(-1)", "Move up"),
+        Binding("ctrl+down", "move_item(1)", "Move down", show=False),
     ]
-
-    def show_tasks(self, prompts: list[Text], highlight: int) -> None:
-        self.clear_options()
-        if not prompts:
-            self.add_option(Option(Text("No tasks yet: a adds one.", style="dim"), disabled=True))
-            return
-        self.add_options(prompts)
-        self.highlighted = max(0, min(highlight, len(prompts) - 1))
