@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
-from certify_tui.plugins import Plugin
-
-
-class StepLogger(Protocol):
-    def info(self, message: str, identifier: str | None = None) -> None: ...
+from certify_tui.plugins import Plugin, StepLogger
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from certify_tui.challenges import http_listener
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
-from certify_tui.plugins import Param
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.plugins import Param, StepLogger
 
 
 class StandaloneHttpProvider(ChallengeProvider):
@@ -30,7 +30,3 @@ class StandaloneHttpProvider(ChallengeProvider):
 
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         http_listener.withdraw(self.options["address"], self.options["port"], [t.token for t in tasks])
-
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [StandaloneHttpProvider]

@@ -6,10 +6,10 @@ import contextlib
 import os
 from pathlib import Path
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.errors import OperationError, StorageError
 from certify_tui.paths import atomic_write
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 WELL_KNOWN = (".well-known", "acme-challenge")
 _PUBLISH_ATTEMPTS = 20  # each retry follows another renewer removing the empty folder: a few at most
@@ -72,7 +72,3 @@ class WebrootHttpProvider(ChallengeProvider):
         for path in (folder, folder.parent):
             with contextlib.suppress(OSError):
                 path.rmdir()
-
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [WebrootHttpProvider]

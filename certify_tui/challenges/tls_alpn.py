@@ -26,9 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 ALPN_PROTOCOL = "acme-tls/1"
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
@@ -286,7 +286,3 @@ class StandaloneTlsAlpnProvider(ChallengeProvider):
 
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         withdraw(self.options["address"], self.options["port"], self._answers(tasks))
-
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [StandaloneTlsAlpnProvider]

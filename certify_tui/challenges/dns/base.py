@@ -16,11 +16,11 @@ from typing import ClassVar
 
 import dns.resolver
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.challenges.dns import propagation, zones
 from certify_tui.challenges.dns.zones import DnsLookupError, Server
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 PROPAGATION_PARAMS: tuple[Param, ...] = (
     Param("propagation_timeout", "Propagation wait (s)", type="int", default=120, minimum=0, maximum=3600,

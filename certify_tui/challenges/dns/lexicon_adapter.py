@@ -38,10 +38,10 @@ from types import ModuleType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from certify_tui.challenges.base import ChallengeProvider, StepLogger
+from certify_tui.challenges.base import ChallengeProvider
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
 from certify_tui.errors import CertifyError, OperationError, UsageError
-from certify_tui.plugins import SECRET_MASK, Param
+from certify_tui.plugins import SECRET_MASK, Param, StepLogger
 
 ID_PREFIX = "lexicon-"
 TTL = 60  # seconds; short, so a value left behind by a crash does not linger

@@ -20,9 +20,9 @@ import dns.rcode
 import dns.rdatatype
 
 from certify_tui.ca.polling import Poller
-from certify_tui.challenges.base import StepLogger
 from certify_tui.challenges.dns.zones import Server
 from certify_tui.errors import OperationError
+from certify_tui.plugins import StepLogger
 
 QUERY_TIMEOUT = 2.0
 
