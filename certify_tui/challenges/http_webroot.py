@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.challenges.probing import Check, ProbeContext
 from certify_tui.errors import OperationError, StorageError
 from certify_tui.paths import atomic_write
 from certify_tui.plugins import Param, StepLogger
@@ -72,3 +73,14 @@ class WebrootHttpProvider(ChallengeProvider):
         for path in (folder, folder.parent):
             with contextlib.suppress(OSError):
                 path.rmdir()
+
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        from certify_tui.challenges import probes
+
+        return probes.http_probe(self, names, context, port=probes.HTTP_PORT, remedy=self._unreachable)
+
+    def _unreachable(self, name: str, port: int, status: int | None) -> str:
+        return (f"The web server answering {name} on port {port} does not serve "
+                f"{self.options.get('path', '')}/.well-known/acme-challenge/: set the webroot to that site's "
+                "document root, or let the web server serve that folder (no redirects to a login page, no "
+                "rewrite rules catching it).")

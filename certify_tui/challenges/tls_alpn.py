@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.challenges.probing import Check, Listener, ProbeContext
 from certify_tui.errors import OperationError
 from certify_tui.plugins import Param, StepLogger
 
@@ -286,3 +287,13 @@ class StandaloneTlsAlpnProvider(ChallengeProvider):
 
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         withdraw(self.options["address"], self.options["port"], self._answers(tasks))
+
+    def listener(self) -> Listener:
+        address, port = self.options["address"], self.options["port"]
+        return Listener("tls-alpn-01", address, port, serving=is_listening(address, port),
+                        busy_remedy="Stop a TLS server there during validation, or validate with http-01 or dns-01.")
+
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        from certify_tui.challenges import probes
+
+        return probes.alpn_probe(self, names, context, port=self.options["port"])

@@ -19,6 +19,7 @@ import dns.resolver
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.challenges.dns import propagation, zones
 from certify_tui.challenges.dns.zones import DnsLookupError, Server
+from certify_tui.challenges.probing import Check, ProbeContext
 from certify_tui.errors import OperationError
 from certify_tui.plugins import Param, StepLogger
 
@@ -58,6 +59,12 @@ class DnsProvider(ChallengeProvider):
     def delete_txt(self, record: TxtRecord, log: StepLogger) -> None:
         """Remove this one value; succeed quietly if it is already gone."""
         raise NotImplementedError
+
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        """`cert test`: create and delete a test TXT record under each domain, through create_txt/delete_txt."""
+        from certify_tui.challenges import probes
+
+        return probes.txt_probe(self, names, context)
 
     # -- hooks --------------------------------------------------------------------------------------
 
