@@ -3,8 +3,8 @@ the CA will, remove it. Imported by a provider's `probe()` only, so listing prov
 
 - http-01: the probe file is fetched back over http://<name>/.well-known/acme-challenge/<token>, following
   redirects the way a CA does;
-- tls-alpn-01: a probe certificate is fetched back with an `acme-tls/1` handshake;
-- dns-01: a test TXT record (`_certify-tui-test.<domain>`) is created and deleted through the provider.
+- tls-alpn-01: a probe certificate is fetched back with an `acme-tls/1` handshake.
+(dns-01 providers share theirs in dns/probe.py.)
 """
 
 from __future__ import annotations
@@ -16,17 +16,13 @@ import secrets
 import socket
 import ssl
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from cryptography import x509
 
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
-from certify_tui.challenges.probing import PROBE_LABEL, Check, LookupFailed, ProbeContext, check_names
+from certify_tui.challenges.probing import Check, LookupFailed, ProbeContext, check_names
 from certify_tui.errors import CertifyError
-
-if TYPE_CHECKING:
-    from certify_tui.challenges.dns.base import DnsProvider
 
 # Where the CA fetches http-01 answers; a standalone listener on another port is probed on its own port.
 HTTP_PORT = 80
@@ -184,56 +180,3 @@ def alpn_digest(name: str, address: str, port: int) -> bytes | None:
         return None
     value = getattr(ext.value, "value", b"")
     return value[2:] if value[:2] == b"\x04\x20" else None
-
-
-# -- dns-01 ---------------------------------------------------------------------------------------
-def txt_probe(provider: DnsProvider, names: list[str], context: ProbeContext) -> list[Check]:
-    """Create and delete a test TXT record under each domain through the provider's own API."""
-    from certify_tui.challenges.dns.base import TxtRecord
-
-    checks = []
-    for domain, label in check_names("dns-01", provider.id, names).items():
-        record = TxtRecord(f"{PROBE_LABEL}.{domain}", secrets.token_urlsafe(32), domain)
-        log = _OutputRecorder(context.log)
-        remedy = (f"Check the {provider.id} provider's credentials and that they may edit the zone "
-                  f"holding {domain}.")
-        try:
-            provider.create_txt(record, log)
-        except Exception as exc:  # noqa: BLE001 - any failure is what the user must see
-            checks.append(Check(label, False, f"could not create {record.fqdn} TXT: "
-                                f"{_reason(exc)}{log.last_output()}", remedy))
-            continue
-        try:
-            provider.delete_txt(record, log)
-        except Exception as exc:  # noqa: BLE001
-            checks.append(Check(label, False, f"created {record.fqdn} TXT but could not delete it: "
-                                f"{_reason(exc)}{log.last_output()}", remedy + f" Remove {record.fqdn} by hand."))
-            continue
-        checks.append(Check(label, True, f"created and deleted {record.fqdn} TXT"))
-    return checks
-
-
-class _OutputRecorder:
-    """Passes a provider's log lines on, keeping them to quote the last one (a script's error) in the check."""
-
-    def __init__(self, log: Any) -> None:
-        self._log = log
-        self._lines: list[str] = []
-
-    def info(self, message: str, identifier: str | None = None) -> None:
-        self._lines.append(message)
-        self._log.info(message, identifier)
-
-    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
-        self._log.step(step, message, identifier, ok)
-
-    def __getattr__(self, name: str) -> Any:  # anything else a provider asks its log for
-        return getattr(self._log, name)
-
-    def last_output(self) -> str:
-        lines = [line for line in self._lines if not line.startswith("running ")]
-        return f" (last output: {lines[-1]})" if lines else ""
-
-
-def _reason(exc: Exception) -> str:
-    return exc.message if isinstance(exc, CertifyError) else f"{exc.__class__.__name__}: {exc}"

@@ -62,9 +62,9 @@ class DnsProvider(ChallengeProvider):
 
     def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
         """`cert test`: create and delete a test TXT record under each domain, through create_txt/delete_txt."""
-        from certify_tui.challenges import probes
+        from certify_tui.challenges.dns.probe import txt_probe
 
-        return probes.txt_probe(self, names, context)
+        return txt_probe(self, names, context)
 
     # -- hooks --------------------------------------------------------------------------------------
 
