@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from certify_tui.plugins.base import Plugin
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint
+    from importlib.metadata import EntryPoint, EntryPoints
 
 CHALLENGE_PROVIDERS = "certify_tui.challenge_providers"
 DEPLOYMENT_TASKS = "certify_tui.deployment_tasks"
@@ -59,11 +59,22 @@ def package_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def entry_points(group: str) -> list[tuple[EntryPoint, str]]:
-    """(entry point, package) of a group: ours first in their declared order, then others by package."""
+@functools.cache
+def _installed() -> EntryPoints:
+    """Every installed package's entry points, read once (a scan of the installed packages' metadata)."""
     from importlib.metadata import entry_points as installed
 
-    found = [(entry, package_name(entry.dist.name) if entry.dist else "?") for entry in installed(group=group)]
+    return installed()
+
+
+def entry_points(group: str) -> list[tuple[EntryPoint, str]]:
+    """(entry point, package) of a group: ours first, then others by package."""
+    names: dict[int, str] = {}  # reading a package's name parses its metadata: once per package
+    found = []
+    for entry in _installed().select(group=group):
+        if entry.dist is not None and id(entry.dist) not in names:
+            names[id(entry.dist)] = package_name(entry.dist.name)
+        found.append((entry, names.get(id(entry.dist), "?") if entry.dist else "?"))
     own = [item for item in found if item[1] == OWN_PACKAGE]
     others = sorted((item for item in found if item[1] != OWN_PACKAGE), key=lambda item: (item[1], item[0].name))
     return own + others
@@ -95,10 +106,6 @@ class PluginGroup(Generic[K, P]):
 
     def skipped(self) -> list[SkippedPlugin]:
         return self._loaded()[2]
-
-    def reload(self) -> None:
-        """Forget what was loaded (tests install and remove plug-ins)."""
-        self._loaded.cache_clear()
 
     @functools.cache  # noqa: B019 - one group object per process, kept for its life anyway
     def _loaded(self) -> tuple[dict[K, type[P]], dict[type[P], str], list[SkippedPlugin]]:
