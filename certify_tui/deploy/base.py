@@ -1,6 +1,6 @@
 """What deployment is made of: sites found in web server configurations, and tasks that run after issuance.
 
-Both are plug-ins with declared parameters (see plugins.py), so the TUI builds their forms and the
+Both are plug-ins with declared parameters (see plugins/base.py), so the TUI builds their forms and the
 CLI validates `--option key=value` from the declaration, and a new server type or task is one file.
 """
 
