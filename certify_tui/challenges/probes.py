@@ -29,7 +29,7 @@ HTTP_PORT = 80
 TIMEOUT = 10.0
 
 # (name, port, HTTP status or None) -> what to do when the probe is not fetched back.
-Remedy = Callable[[str, int, "int | None"], str]
+Remedy = Callable[[str, int, int | None], str]
 
 
 # -- http-01 -----------------------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from certify_tui.plugins.base import Plugin
 
 if TYPE_CHECKING:
-    from importlib.metadata import EntryPoint, EntryPoints
+    from importlib.metadata import EntryPoint
 
 CHALLENGE_PROVIDERS = "certify_tui.challenge_providers"
 DEPLOYMENT_TASKS = "certify_tui.deployment_tasks"
@@ -59,19 +59,13 @@ def package_name(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-@functools.cache
-def _installed() -> EntryPoints:
-    """Every installed package's entry points, read once (a scan of the installed packages' metadata)."""
-    from importlib.metadata import entry_points as installed
-
-    return installed()
-
-
 def entry_points(group: str) -> list[tuple[EntryPoint, str]]:
     """(entry point, package) of a group: ours first, then others by package."""
+    from importlib.metadata import entry_points as installed
+
     names: dict[int, str] = {}  # reading a package's name parses its metadata: once per package
     found = []
-    for entry in _installed().select(group=group):
+    for entry in installed(group=group):
         if entry.dist is not None and id(entry.dist) not in names:
             names[id(entry.dist)] = package_name(entry.dist.name)
         found.append((entry, names.get(id(entry.dist), "?") if entry.dist else "?"))
@@ -123,16 +117,15 @@ class PluginGroup(Generic[K, P]):
             except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the app
                 skip(entry.name, package, f"{entry.value} cannot be loaded ({type(exc).__name__}: {exc})")
                 continue
-            for cls in classes:
-                problem = self._problem(cls)
-                if problem is None and self.key(cls) in found:
-                    taken = found[self.key(cls)]
-                    problem = f"{cls.id} is already provided by package {packages[taken]}"
-                if problem is not None:
-                    skip(entry.name, package, problem)
-                    continue
-                found[self.key(cls)] = cls
-                packages[cls] = package
+            for candidate in classes:
+                usable = self._usable(candidate)
+                if isinstance(usable, str):
+                    skip(entry.name, package, usable)
+                elif (key := self.key(usable)) in found:
+                    skip(entry.name, package, f"{usable.id} is already provided by package {packages[found[key]]}")
+                else:
+                    found[key] = usable
+                    packages[usable] = package
         if not any(package == OWN_PACKAGE for package in packages.values()):
             log.warning("no built-in plug-ins in %s: certify-tui's package metadata is missing or out of date; "
                         "reinstall it (pip install -e . in a checkout)", self.group)
@@ -146,14 +139,20 @@ class PluginGroup(Generic[K, P]):
         else:
             yield from _as_iterable(loaded())
 
-    def _problem(self, cls: object) -> str | None:
-        if not (isinstance(cls, type) and issubclass(cls, self.base)):
-            return f"{cls!r} is not a {self.base.__name__}"
-        if not isinstance(getattr(cls, "id", None), str) or not cls.id:
-            return f"{cls.__qualname__} has no id"
-        if inspect.getattr_static(cls, "title", None) is None:  # static: a title may be computed on first use
-            return f"{cls.__qualname__} has no title"
-        return self.check(cls) if self.check else None
+    def _usable(self, candidate: object) -> type[P] | str:
+        """The plug-in class, or why it cannot be used (checked before its key is asked for)."""
+        if not (isinstance(candidate, type) and issubclass(candidate, self.base)):
+            return f"{candidate!r} is not a {self.base.__name__}"
+        try:
+            if not isinstance(getattr(candidate, "id", None), str) or not candidate.id:
+                return f"{candidate.__qualname__} has no id"
+            if inspect.getattr_static(candidate, "title", None) is None:  # static: a title may be computed later
+                return f"{candidate.__qualname__} has no title"
+            problem = self.check(candidate) if self.check else None
+            self.key(candidate)
+        except Exception as exc:  # noqa: BLE001 - a broken plug-in must not break the app
+            return f"{candidate.__qualname__} cannot be used ({type(exc).__name__}: {exc})"
+        return candidate if problem is None else problem
 
 
 def _as_iterable(value: object) -> Iterable[object]:
