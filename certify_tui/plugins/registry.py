@@ -18,10 +18,10 @@ Our own plug-ins come first, so another package cannot replace one of them.
 
 from __future__ import annotations
 
-import functools
 import inspect
 import logging
 import re
+import threading
 from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
@@ -86,6 +86,8 @@ class PluginGroup(Generic[K, P]):
         self.base = base
         self.key = key
         self.check = check
+        self._lock = threading.RLock()  # the TUI's workers and its screen may ask first at the same time
+        self._result: tuple[dict[K, type[P]], dict[type[P], str], list[SkippedPlugin]] | None = None
 
     def classes(self) -> dict[K, type[P]]:
         """Every usable plug-in by key, in load order (ours first)."""
@@ -101,8 +103,14 @@ class PluginGroup(Generic[K, P]):
     def skipped(self) -> list[SkippedPlugin]:
         return self._loaded()[2]
 
-    @functools.cache  # noqa: B019 - one group object per process, kept for its life anyway
     def _loaded(self) -> tuple[dict[K, type[P]], dict[type[P], str], list[SkippedPlugin]]:
+        """The group, loaded on first use (once per process: each skipped plug-in is logged once)."""
+        with self._lock:
+            if self._result is None:
+                self._result = self._load()
+            return self._result
+
+    def _load(self) -> tuple[dict[K, type[P]], dict[type[P], str], list[SkippedPlugin]]:
         found: dict[K, type[P]] = {}
         packages: dict[type[P], str] = {}
         skipped: list[SkippedPlugin] = []
