@@ -6,12 +6,16 @@ PYTEST_ARGS ?=
 
 .PHONY: install run test-servers test lint demo screenshots
 
-# The venv is (re)installed whenever pyproject.toml changes; the stamp records the last install.
+# A third-party plug-in package for the tests: it must load like anyone else's (entry points, no code here).
+EXAMPLE_PLUGIN := tests/data/certify-tui-example-plugin
+
+# The venv is (re)installed whenever pyproject.toml changes (our plug-ins are entry points declared there);
+# the stamp records the last install.
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/pip install -e '.[dev]'
+$(VENV)/.installed: pyproject.toml $(EXAMPLE_PLUGIN)/pyproject.toml | $(VENV)/bin/python
+	$(VENV)/bin/pip install -e '.[dev]' -e $(EXAMPLE_PLUGIN)
 	touch $@
 
 .venv: $(VENV)/.installed

@@ -1,45 +1,40 @@
 """Challenge providers, found by (challenge type, provider id).
 
-Each provider module exposes `providers() -> list[type[ChallengeProvider]]`; adding a provider
-is adding a module to PROVIDER_MODULES (or a provider to an existing module's list), with no UI code.
+Providers are plug-ins declared as entry points in the group `certify_tui.challenge_providers`: ours in
+pyproject.toml, others by any installed package (see plugins/registry.py). Adding one needs no UI code.
 """
 
 from __future__ import annotations
 
-import importlib
-from functools import cache
-
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.errors import UsageError
+from certify_tui.plugins.registry import CHALLENGE_PROVIDERS, PluginGroup, SkippedPlugin
 
 CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
-
-PROVIDER_MODULES = (
-    "certify_tui.challenges.http_standalone",
-    "certify_tui.challenges.http_webroot",
-    "certify_tui.challenges.tls_alpn",
-    "certify_tui.challenges.dns.rfc2136",
-    "certify_tui.challenges.dns.script",
-    "certify_tui.challenges.dns.manual",
-    "certify_tui.challenges.dns.lexicon_adapter",
-)
 
 DEFAULT_PROVIDER = {"http-01": "standalone", "tls-alpn-01": "standalone"}
 
 
-@cache
+def _challenge_type_problem(cls: type[ChallengeProvider]) -> str | None:
+    challenge = getattr(cls, "challenge_type", None)
+    if challenge not in CHALLENGE_TYPES:
+        return f"{cls.id} has challenge type {challenge!r}, not one of {', '.join(CHALLENGE_TYPES)}"
+    return None
+
+
+PROVIDERS: PluginGroup[tuple[str, str], ChallengeProvider] = PluginGroup(
+    CHALLENGE_PROVIDERS, ChallengeProvider, key=lambda cls: (cls.challenge_type, cls.id),
+    check=_challenge_type_problem)
+
+
 def all_providers() -> dict[tuple[str, str], type[ChallengeProvider]]:
-    found: dict[tuple[str, str], type[ChallengeProvider]] = {}
-    for name in PROVIDER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # a provider module not written yet, or removed: skip it
-                continue
-            raise
-        for cls in module.providers():
-            found.setdefault((cls.challenge_type, cls.id), cls)
-    return found
+    """Every usable provider by (challenge type, id), loaded on first use."""
+    return PROVIDERS.classes()
+
+
+def skipped_providers() -> list[SkippedPlugin]:
+    """Provider plug-ins that could not be loaded, and why."""
+    return PROVIDERS.skipped()
 
 
 def get_provider(challenge: str, provider: str | None) -> type[ChallengeProvider]:
@@ -71,10 +66,11 @@ def _summary(ids: list[str]) -> str:
 
 
 def providers_for(challenge: str) -> list[type[ChallengeProvider]]:
-    """Our own providers first (they need no third-party account), then the DNS-API ones by name."""
+    """Our own providers first (they need no third-party account), then other packages' plug-ins, then the
+    DNS-API ones, each by name."""
     found = [cls for (c, _), cls in all_providers().items() if c == challenge]
-    return sorted(found, key=lambda cls: (cls.id.startswith("lexicon-"), cls.id))
+    return sorted(found, key=lambda cls: (cls.id.startswith("lexicon-"), not PROVIDERS.is_own(cls), cls.id))
 
 
-__all__ = ["CHALLENGE_TYPES", "ChallengeProvider", "ChallengeTask", "all_providers", "get_provider",
-           "providers_for"]
+__all__ = ["CHALLENGE_TYPES", "PROVIDERS", "ChallengeProvider", "ChallengeTask", "all_providers", "get_provider",
+           "providers_for", "skipped_providers"]

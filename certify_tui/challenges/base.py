@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar
 
-from certify_tui.plugins import Plugin
+from certify_tui.plugins import Plugin, StepLogger
 
-
-class StepLogger(Protocol):
-    def info(self, message: str, identifier: str | None = None) -> None: ...
+if TYPE_CHECKING:
+    from certify_tui.challenges.probing import Check, Listener, ProbeContext
 
 
 @dataclass(frozen=True)
@@ -38,3 +37,16 @@ class ChallengeProvider(Plugin):
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         """Remove what prepare() published. Must not raise for answers already gone."""
         raise NotImplementedError
+
+    # -- `cert test` hooks (nothing is sent to the CA) --------------------------------------------------
+
+    def listener(self) -> Listener | None:
+        """The address and port this provider listens on itself while validating, which `cert test` checks
+        can be bound (and skips the probe if not). Default: it listens on nothing."""
+        return None
+
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        """Check that this provider can answer for `names` the way the CA will look, without the CA: publish
+        a probe and look it up, then remove it. Import heavy libraries here, not at module level
+        (challenges/probes.py has the shared probes). Default: nothing to check."""
+        return []

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from certify_tui.challenges import http_listener
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
-from certify_tui.plugins import Param
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.challenges.probing import Check, Listener, ProbeContext
+from certify_tui.plugins import Param, StepLogger
 
 
 class StandaloneHttpProvider(ChallengeProvider):
@@ -31,6 +32,20 @@ class StandaloneHttpProvider(ChallengeProvider):
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         http_listener.withdraw(self.options["address"], self.options["port"], [t.token for t in tasks])
 
+    def listener(self) -> Listener:
+        address, port = self.options["address"], self.options["port"]
+        return Listener("http-01", address, port, serving=http_listener.is_listening(address, port),
+                        busy_remedy="Stop a web server there during validation, or use the webroot provider "
+                                    "so the running web server answers.")
 
-def providers() -> list[type[ChallengeProvider]]:
-    return [StandaloneHttpProvider]
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        from certify_tui.challenges import probes
+
+        return probes.http_probe(self, names, context, port=self.options["port"], remedy=_unreachable)
+
+
+def _unreachable(name: str, port: int, status: int | None) -> str:
+    if status == 404:
+        return (f"Something other than certify-tui's listener answered on port {port} for {name}: point {name} "
+                "at this server, forward the port here, or use the webroot provider if a web server owns it.")
+    return f"Make sure {name} points at this server and port {port} reaches certify-tui's listener."

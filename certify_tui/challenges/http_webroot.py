@@ -6,10 +6,11 @@ import contextlib
 import os
 from pathlib import Path
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.challenges.probing import Check, ProbeContext
 from certify_tui.errors import OperationError, StorageError
 from certify_tui.paths import atomic_write
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 WELL_KNOWN = (".well-known", "acme-challenge")
 _PUBLISH_ATTEMPTS = 20  # each retry follows another renewer removing the empty folder: a few at most
@@ -73,6 +74,13 @@ class WebrootHttpProvider(ChallengeProvider):
             with contextlib.suppress(OSError):
                 path.rmdir()
 
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        from certify_tui.challenges import probes
 
-def providers() -> list[type[ChallengeProvider]]:
-    return [WebrootHttpProvider]
+        return probes.http_probe(self, names, context, port=probes.HTTP_PORT, remedy=self._unreachable)
+
+    def _unreachable(self, name: str, port: int, status: int | None) -> str:
+        return (f"The web server answering {name} on port {port} does not serve "
+                f"{self.options.get('path', '')}/.well-known/acme-challenge/: set the webroot to that site's "
+                "document root, or let the web server serve that folder (no redirects to a login page, no "
+                "rewrite rules catching it).")

@@ -26,9 +26,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
+from certify_tui.challenges.probing import Check, Listener, ProbeContext
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 ALPN_PROTOCOL = "acme-tls/1"
 ACME_IDENTIFIER_OID = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.31")
@@ -287,6 +288,12 @@ class StandaloneTlsAlpnProvider(ChallengeProvider):
     def cleanup(self, tasks: list[ChallengeTask], log: StepLogger) -> None:
         withdraw(self.options["address"], self.options["port"], self._answers(tasks))
 
+    def listener(self) -> Listener:
+        address, port = self.options["address"], self.options["port"]
+        return Listener("tls-alpn-01", address, port, serving=is_listening(address, port),
+                        busy_remedy="Stop a TLS server there during validation, or validate with http-01 or dns-01.")
 
-def providers() -> list[type[ChallengeProvider]]:
-    return [StandaloneTlsAlpnProvider]
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        from certify_tui.challenges import probes
+
+        return probes.alpn_probe(self, names, context, port=self.options["port"])

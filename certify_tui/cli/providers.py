@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.challenges import CHALLENGE_TYPES, PROVIDERS, ChallengeProvider, skipped_providers
 from certify_tui.cli.output import print_json, print_table
 from certify_tui.cli.parser import Subcommands
-from certify_tui.errors import UsageError
+from certify_tui.errors import UsageError, safe_text
 from certify_tui.lifecycle import Core
 
 
@@ -41,16 +42,25 @@ def _providers(core: Core, args: argparse.Namespace) -> int:
     else:
         print_table(("challenge", "provider", "title", "options (* required)"), rows)
         print(f"\n{len(rows)} providers. Details: certify-tui providers CHALLENGE --provider ID")
+    _warn_skipped()
     return 0
 
 
-def _show_one(challenge: str, cls: type, as_json: bool) -> int:
+def _warn_skipped() -> None:
+    """Installed provider plug-ins that could not be loaded: said here, where someone looks for them."""
+    for skipped in skipped_providers():
+        print(f"certify-tui: warning: {safe_text(str(skipped))}", file=sys.stderr)
+
+
+def _show_one(challenge: str, cls: type[ChallengeProvider], as_json: bool) -> int:
     params = cls.describe_params()
     if as_json:
         print_json({"challenge": challenge, "id": cls.id, "title": cls.title, "description": cls.description,
                     "params": params})
         return 0
     print(f"{cls.id} ({challenge}): {cls.title}")
+    if not PROVIDERS.is_own(cls):
+        print(f"A plug-in from the package {PROVIDERS.package_of(cls)}.")
     if cls.description:
         print(cls.description)
     for p in params:

@@ -1,6 +1,6 @@
 """What deployment is made of: sites found in web server configurations, and tasks that run after issuance.
 
-Both are plug-ins with declared parameters (see plugins.py), so the TUI builds their forms and the
+Both are plug-ins with declared parameters (see plugins/base.py), so the TUI builds their forms and the
 CLI validates `--option key=value` from the declaration, and a new server type or task is one file.
 """
 
@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param, Plugin
+from certify_tui.plugins import Param, Plugin, StepLogger
 
 
 class DeploymentFailed(OperationError):
     """The certificate was issued and stored, but putting it in place failed."""
 
 TRIGGERS = ("success", "failure", "always", "manual")
-
-
-class StepLogger(Protocol):
-    def info(self, message: str, identifier: str | None = None) -> None: ...
-    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -72,6 +67,10 @@ class DeploymentTask(Plugin):
     """A task run after a request: export files, run a command, reload a service, call a webhook, copy over SSH.
 
     Every task also has the shared options below (trigger, retries, stop_on_failure), handled by the runner."""
+
+    # Where forms and listings put this type among the others: ours use 10..50 (most used first); other
+    # packages' tasks default to after them.
+    listing_order: ClassVar[int] = 100
 
     COMMON_PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("trigger", "Run when", type="choice", default="success", choices=TRIGGERS,

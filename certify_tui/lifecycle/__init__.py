@@ -37,7 +37,7 @@ from certify_tui.store.restore import RestorePlan, RestoreResult
 from certify_tui.store.url import DatabaseURL, parse_database_url
 
 if TYPE_CHECKING:
-    from certify_tui.diagnostics import Check
+    from certify_tui.cert_test import Check
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
 
@@ -246,9 +246,9 @@ class Core:
 
     def test_certificate(self, name: str) -> list[Check]:
         """Check names, ports, reachability, CAA and DNS access before a request; nothing goes to the CA."""
-        from certify_tui import diagnostics
+        from certify_tui import cert_test
 
-        return diagnostics.run_checks(self.data, certificates.get_certificate(name))
+        return cert_test.run_checks(self.data, certificates.get_certificate(name))
 
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
               pool_size: int | None = None, cancel: threading.Event | None = None,

@@ -19,9 +19,8 @@ import requests
 from integration.helpers import add_account, open_core, unique
 from servers.pebble import PebbleServer
 
-from certify_tui import diagnostics
-from certify_tui.challenges import http_listener, tls_alpn
-from certify_tui.diagnostics import Check, caa_decision
+from certify_tui.cert_test import Check, caa_decision, lookups
+from certify_tui.challenges import http_listener, probes, tls_alpn
 from certify_tui.lifecycle import Core
 
 pytestmark = pytest.mark.pebble
@@ -31,7 +30,7 @@ CLI = Path(sys.executable).with_name("certify-tui")
 
 @pytest.fixture
 def core(data_dir: Path, pebble: PebbleServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Core]:
-    monkeypatch.setattr(diagnostics, "NAMESERVER", ("127.0.0.1", pebble.dns_port))
+    monkeypatch.setattr(lookups, "NAMESERVER", ("127.0.0.1", pebble.dns_port))
     yield from open_core(data_dir)
 
 
@@ -114,7 +113,7 @@ def test_http_reachability_fails_on_404(core: Core, pebble: PebbleServer) -> Non
 def test_webroot_not_served(core: Core, pebble: PebbleServer, tmp_path: Path,
                             monkeypatch: pytest.MonkeyPatch) -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _NotFound)
-    monkeypatch.setattr(diagnostics, "HTTP_PORT", server.server_address[1])
+    monkeypatch.setattr(probes, "HTTP_PORT", server.server_address[1])
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         add_account(core, pebble)

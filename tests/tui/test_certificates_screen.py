@@ -97,11 +97,11 @@ async def test_test_key_shows_the_diagnostics(make_app, pebble, tmp_path, monkey
     """`t` runs the core's checks in a worker and shows each with its remedy: here a taken port."""
     import socket
 
-    from certify_tui import diagnostics
+    from certify_tui.cert_test import lookups
     from certify_tui.lifecycle import Core
-    from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+    from certify_tui.tui.screens.cert_test import CertTestScreen
 
-    monkeypatch.setattr(diagnostics, "NAMESERVER", ("127.0.0.1", pebble.dns_port))
+    monkeypatch.setattr(lookups, "NAMESERVER", ("127.0.0.1", pebble.dns_port))
     core = Core.open(str(tmp_path / "d"))
     core.add_account(email="t@example.org", ca=pebble.directory_url, ca_bundle=pebble.https_ca_bundle,
                      agree_tos=True, allow_internal_names=True)
@@ -114,14 +114,14 @@ async def test_test_key_shows_the_diagnostics(make_app, pebble, tmp_path, monkey
         async with app.run_test(size=(80, 24)) as pilot:
             await wait_home_loaded(pilot)
             await pilot.press("t")
-            await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen) and app.screen.checks is not None,
+            await wait_until(pilot, lambda: isinstance(app.screen, CertTestScreen) and app.screen.checks is not None,
                              timeout=30)
             checks = {c.name: c for c in app.screen.checks}
             port_check = next(c for c in checks.values() if c.ok is False and str(port) in c.message)
             assert port_check.remedy
             assert any(c.ok for c in checks.values())  # the name resolves through Pebble's DNS
             await pilot.press("escape")
-            assert not isinstance(app.screen, DiagnosticsScreen)
+            assert not isinstance(app.screen, CertTestScreen)
 
 
 async def test_deploy_again_without_an_issued_certificate_says_so(make_app) -> None:
@@ -137,8 +137,8 @@ async def test_deploy_again_without_an_issued_certificate_says_so(make_app) -> N
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_diagnostics(snap_compare, make_app, size) -> None:
     """The diagnostics dialog with a fixed set of results (the real checks are tested against real servers)."""
-    from certify_tui.diagnostics import Check
-    from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+    from certify_tui.cert_test import Check
+    from certify_tui.tui.screens.cert_test import CertTestScreen
 
     core = seeded_core("home-diagnostics")
     core.test_certificate = lambda name: [  # type: ignore[method-assign]
@@ -153,7 +153,7 @@ def test_snapshot_diagnostics(snap_compare, make_app, size) -> None:
     async def run_before(pilot) -> None:
         await wait_home_loaded(pilot)
         await pilot.press("t")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiagnosticsScreen) and app.screen.checks)
+        await wait_until(pilot, lambda: isinstance(app.screen, CertTestScreen) and app.screen.checks)
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)

@@ -21,7 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from certify_tui.deploy import DeploymentFailed
 from certify_tui.deploy.base import DeployedFiles, DeploymentTask, TaskContext
-from certify_tui.deploy.tasks import TASK_TYPES, get_task, task_types
+from certify_tui.deploy.tasks import all_tasks, get_task, task_types
 from certify_tui.deploy.tasks.command import task_environment
 from certify_tui.deploy.tasks.runner import prepare, run_tasks, selected
 from certify_tui.errors import UsageError
@@ -77,8 +77,8 @@ def mode_of(path: Path) -> int:
 
 def test_registry_lists_every_task_in_order() -> None:
     assert [cls.id for cls in task_types()] == ["export", "command", "service", "webhook", "ssh"]
-    assert set(TASK_TYPES) == {"export", "command", "service", "webhook", "ssh"}
-    assert get_task("ssh") is TASK_TYPES["ssh"]
+    assert set(all_tasks()) == {"export", "command", "service", "webhook", "ssh"}
+    assert get_task("ssh") is all_tasks()["ssh"]
     with pytest.raises(UsageError, match="Unknown deployment task type 'ftp'.*export, command"):
         get_task("ftp")
     with pytest.raises(UsageError, match="needs a type"):

@@ -31,7 +31,7 @@ from import_graph import (
 LAYERS: list[tuple[str, set[str]]] = [
     ("faces", {"__main__", "cli", "tui", "service"}),
     ("use cases", {"lifecycle"}),
-    ("what the use cases run on", {"renewal", "diagnostics", "plan"}),
+    ("what the use cases run on", {"renewal", "cert_test", "plan"}),
     ("CA, challenges, deployment", {"ca", "challenges", "deploy"}),
     # Every other unit: the store and the base modules (errors, paths, certfiles, events, polling...).
     ("store and base modules", set()),

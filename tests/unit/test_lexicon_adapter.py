@@ -132,7 +132,7 @@ def test_providers_that_call_tldextract_never_download_the_list(monkeypatch: pyt
 
     monkeypatch.setattr(socket, "getaddrinfo", guarded)
     for name in ("godaddy", "namecheap"):
-        module = la._load_module(name)
+        module = la.load_module(name)
         extracted = module.tldextract.extract("_acme-challenge.www.example.co.uk")
         assert (extracted.domain, extracted.suffix) == ("example", "co.uk")
     assert attempts == []

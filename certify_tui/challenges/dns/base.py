@@ -11,16 +11,17 @@ A provider only knows how to create and delete one TXT record in a zone it contr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import dns.resolver
 
-from certify_tui.challenges.base import ChallengeProvider, ChallengeTask, StepLogger
+from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.challenges.dns import propagation, zones
+from certify_tui.challenges.dns.records import TxtRecord
 from certify_tui.challenges.dns.zones import DnsLookupError, Server
+from certify_tui.challenges.probing import Check, ProbeContext
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 PROPAGATION_PARAMS: tuple[Param, ...] = (
     Param("propagation_timeout", "Propagation wait (s)", type="int", default=120, minimum=0, maximum=3600,
@@ -29,13 +30,6 @@ PROPAGATION_PARAMS: tuple[Param, ...] = (
           help="Where _acme-challenge is delegated (CNAME target), if not followed automatically."),
 )
 CHALLENGE_LABEL = "_acme-challenge"
-
-
-@dataclass(frozen=True)
-class TxtRecord:
-    fqdn: str  # without the trailing dot, e.g. _acme-challenge.example.com
-    value: str
-    identifier: str  # the certificate name it validates, for logs
 
 
 class DnsProvider(ChallengeProvider):
@@ -58,6 +52,12 @@ class DnsProvider(ChallengeProvider):
     def delete_txt(self, record: TxtRecord, log: StepLogger) -> None:
         """Remove this one value; succeed quietly if it is already gone."""
         raise NotImplementedError
+
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        """`cert test`: create and delete a test TXT record under each domain, through create_txt/delete_txt."""
+        from certify_tui.challenges.dns.probe import txt_probe
+
+        return txt_probe(self, names, context)
 
     # -- hooks --------------------------------------------------------------------------------------
 

@@ -5,9 +5,9 @@ For every lexicon provider module (cloudflare, powerdns, route53, ...) a DnsProv
 command-line options, read from its `configure_parser()` (names exactly as lexicon expects them:
 auth_token, pdns_server, ...), plus `zone` and the shared propagation parameters.
 
-Start-up cost: listing the providers reads one folder; nothing of lexicon is imported (importing it
-pulls in tldextract, dnspython's resolver, requests and ~90 modules: about 0.2 s). A provider's module is
-imported when its parameters, title or description are first asked for, and when it is used.
+Start-up cost: listing the providers reads one folder; nothing of lexicon is imported (lexicon_catalog.py).
+A provider's module is imported when its parameters, title or description are first asked for, and when it
+is used (lexicon_options.py).
 
 Nothing but the provider's API is contacted: lexicon's Client is not used, because it guesses the
 zone with tldextract (which downloads the Public Suffix List) or with live DNS queries. The provider
@@ -22,234 +22,29 @@ note; using one raises a UsageError naming the pip extra to install.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import contextvars
 import functools
-import importlib
-import importlib.metadata
-import importlib.util
-import logging
 import re
-import sys
 from collections.abc import Callable, Iterator, Mapping
-from pathlib import Path
-from types import ModuleType
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from certify_tui.challenges.base import ChallengeProvider, StepLogger
+from certify_tui.challenges.base import ChallengeProvider
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.dns.lexicon_catalog import display_name, missing_extra, provider_names
+from certify_tui.challenges.dns.lexicon_options import load_module, option_specs
 from certify_tui.errors import CertifyError, OperationError, UsageError
-from certify_tui.plugins import SECRET_MASK, Param
+from certify_tui.plugins import SECRET_MASK, Param, StepLogger
 
 ID_PREFIX = "lexicon-"
 TTL = 60  # seconds; short, so a value left behind by a crash does not linger
 HTTP_TIMEOUT = 60.0  # seconds, for each HTTP request a provider makes
-PROVIDERS_PACKAGE = "lexicon._private.providers"
-
-# Not offered: `auto` picks a provider by looking up the zone's NS records (an nslookup subprocess,
-# through the system resolver) and needs every other provider's options; choosing the provider here
-# does the same job without the lookups.
-EXCLUDED = frozenset({"auto", "base"})
-
-# Options whose name contains one of these are credentials: masked in the UI and never logged.
-SECRET_WORDS = ("token", "secret", "password", "pass", "psw", "key", "credential", "2fa", "totp",
-                "account_info")
-# Options lexicon's code insists on although its argparse definition does not say so.
-REQUIRED_OPTIONS: dict[str, frozenset[str]] = {
-    "powerdns": frozenset({"pdns_server", "auth_token"}),
-}
-# Names lexicon itself sets, and ours: a provider option with one of these names is not offered.
-RESERVED_KEYS = frozenset({"zone", "domain", "name", "content", "type", "ttl", "action", "priority",
-                           "identifier", "provider_name", "delegated", "log_level", "output"}
-                          | {p.key for p in PROPAGATION_PARAMS})
-# Display names where the module's docstring does not give one.
-TITLES = {
-    "aliyun": "Alibaba Cloud DNS (aliyun)", "digitalocean": "DigitalOcean", "dnsimple": "DNSimple",
-    "duckdns": "Duck DNS", "exoscale": "Exoscale", "godaddy": "GoDaddy", "henet": "Hurricane Electric (he.net)",
-    "hostingde": "Hosting.de", "httpnet": "http.net", "localzone": "Local zone file", "luadns": "LuaDNS",
-    "memset": "Memset", "nfsn": "NearlyFreeSpeech.NET", "rage4": "Rage4", "safedns": "UKFast SafeDNS",
-    "azure": "Azure DNS", "constellix": "Constellix", "gandi": "Gandi", "googleclouddns": "Google Cloud DNS",
-    "gransy": "Gransy (subreg.cz)", "infoblox": "Infoblox", "internetbs": "Internet.bs", "ionos": "IONOS",
-    "linode4": "Linode (linode4)", "oci": "Oracle Cloud Infrastructure DNS", "porkbun": "Porkbun",
-    "qcloud": "Tencent Cloud DNSPod (qcloud)", "rackspace": "Rackspace Cloud DNS", "route53": "AWS Route 53",
-    "valuedomain": "Value Domain", "wedos": "WEDOS", "zeit": "Vercel (zeit)", "zilore": "Zilore",
-}
-_ACRONYMS = {"api": "API", "id": "ID", "ip": "IP", "url": "URL", "dns": "DNS", "pdns": "PDNS", "ttl": "TTL",
-             "2fa": "2FA", "totp": "TOTP", "ib": "Infoblox", "subid": "sub-ID"}
 
 ZONE_PARAM = Param(
     "zone", "DNS zone",
     help="The zone the provider manages, e.g. example.com (lexicon's 'domain'). Default: the registered "
          "domain of the record's name, from the Public Suffix List.")
-
-
-# -- discovery (cheap: no lexicon import) ----------------------------------------------------------
-
-@functools.cache
-def _providers_dir() -> Path | None:
-    """lexicon/_private/providers, found without importing lexicon."""
-    try:
-        spec = importlib.util.find_spec("lexicon")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "_private" / "providers"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-@functools.cache
-def provider_names() -> tuple[str, ...]:
-    """Every lexicon provider offered here (module names: 'cloudflare', 'powerdns', ...)."""
-    folder = _providers_dir()
-    if folder is None:
-        return ()
-    names = {entry.name[:-3] for entry in folder.iterdir()
-             if entry.name.endswith(".py") and not entry.name.startswith("_")}
-    return tuple(sorted(names - EXCLUDED))
-
-
-@functools.cache
-def _extras() -> dict[str, tuple[str, ...]]:
-    """pip extra of dns-lexicon -> the distributions it adds."""
-    try:
-        requires = importlib.metadata.distribution("dns-lexicon").requires or []
-    except importlib.metadata.PackageNotFoundError:
-        return {}
-    found: dict[str, list[str]] = {}
-    for line in requires:
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?[^;]*;.*\bextra\s*==\s*['\"]([^'\"]+)['\"]", line)
-        if match:
-            found.setdefault(match.group(2), []).append(match.group(1))
-    return {extra: tuple(dists) for extra, dists in found.items()}
-
-
-@functools.cache
-def missing_extra(name: str) -> str | None:
-    """The pip command that installs what lexicon's `name` provider still needs, or None."""
-    for dist in _extras().get(name, ()):
-        try:
-            importlib.metadata.distribution(dist)
-        except importlib.metadata.PackageNotFoundError:
-            return f"pip install 'dns-lexicon[{name}]'"
-    return None
-
-
-@functools.cache
-def _docstring_title(name: str) -> str | None:
-    folder = _providers_dir()
-    try:
-        head = (folder / f"{name}.py").read_text(encoding="utf-8", errors="replace")[:600] if folder else ""
-    except OSError:
-        return None
-    match = re.match(r'\s*(?:#[^\n]*\n\s*)*[rRuU]?"""\s*([^\n]*?)\s*(?:"""|\n)', head)
-    if not match:
-        return None
-    first = match.group(1).strip().rstrip(".")
-    for pattern in (r"^(?:Module provider|Provider module) for (.+?)(?: hosts)?$", r"^Lexicon (.+?) Provider$",
-                    r"^(.+?) provider implementation$"):
-        if m := re.match(pattern, first, re.IGNORECASE):
-            return m.group(1).strip()
-    return None
-
-
-@functools.cache
-def display_name(name: str) -> str:
-    return TITLES.get(name) or _docstring_title(name) or name.capitalize()
-
-
-# -- loading a provider module (imports lexicon) ---------------------------------------------------
-
-class _OfflineTldextract:
-    """Stands in for the tldextract module inside a provider: `extract` never downloads the PSL."""
-
-    def __init__(self, real: ModuleType) -> None:
-        self._real = real
-        self.extract = real.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True,
-                                       include_psl_private_domains=True)
-
-    def __getattr__(self, item: str) -> Any:
-        return getattr(self._real, item)
-
-
-def _make_offline(module: ModuleType) -> None:
-    real = sys.modules.get("tldextract")
-    if real is None:
-        return
-    for attr, value in list(vars(module).items()):
-        if value is real:
-            setattr(module, attr, _OfflineTldextract(real))
-        elif value is getattr(real, "extract", None):
-            setattr(module, attr, _OfflineTldextract(real).extract)
-
-
-@functools.cache
-def _load_module(name: str) -> ModuleType:
-    # Providers log requests and answers at DEBUG, some with credentials in them: keep that out of a
-    # verbose run's output unless someone configured lexicon's logger on purpose.
-    lexicon_logger = logging.getLogger("lexicon")
-    if lexicon_logger.level == logging.NOTSET:
-        lexicon_logger.setLevel(logging.WARNING)
-    module = importlib.import_module(f"{PROVIDERS_PACKAGE}.{name}")
-    _make_offline(module)
-    return module
-
-
-@functools.cache
-def _option_specs(name: str) -> tuple[tuple[Param, ...], dict[str, Callable[[str], Any]], str | None]:
-    """(parameters, converters by key, why they could not be read) from the provider's own argparse options."""
-    try:
-        module = _load_module(name)
-        parser = argparse.ArgumentParser(prog=f"lexicon {name}", add_help=False)
-        module.Provider.configure_parser(parser)
-    except Exception as exc:  # noqa: BLE001 - a broken or unimportable module must not break the registry
-        return (), {}, f"{type(exc).__name__}: {exc}"
-    params: list[Param] = []
-    converters: dict[str, Callable[[str], Any]] = {}
-    required = REQUIRED_OPTIONS.get(name, frozenset())
-    for action in parser._actions:  # noqa: SLF001 - argparse offers no public way to list options
-        if not action.option_strings or isinstance(action, argparse._HelpAction | argparse._VersionAction):  # noqa: SLF001
-            continue
-        key = action.dest
-        if key in RESERVED_KEYS or any(p.key == key for p in params):
-            continue
-        params.append(_param_for(action, required=action.required or key in required))
-        if callable(action.type) and action.type not in (int, str):
-            converters[key] = action.type
-    return tuple(params), converters, None
-
-
-def _param_for(action: argparse.Action, *, required: bool) -> Param:
-    key = action.dest
-    words = key.split("_")
-    if words[0] == "auth" and len(words) > 1:
-        words = words[1:]
-    label = " ".join(_ACRONYMS.get(w, w) for w in words)
-    label = label[:1].upper() + label[1:]
-    flag = max(action.option_strings, key=len)
-    help_text = (action.help or "").strip()
-    if "%(" in help_text:
-        with contextlib.suppress(KeyError, TypeError, ValueError):
-            help_text = help_text % {**vars(action), "prog": "lexicon"}
-    help_text = f"{help_text} (lexicon {flag})" if help_text else f"lexicon {flag}"
-    is_flag = action.nargs == 0 and isinstance(action.const, bool)
-    if is_flag:
-        return Param(key, label, type="bool", default=bool(action.default), help=help_text)
-    secret = any(word in key.lower() for word in SECRET_WORDS)
-    default = action.default if isinstance(action.default, str | int | float) else None
-    if action.choices:
-        return Param(key, label, type="choice", choices=tuple(str(c) for c in action.choices), required=required,
-                     secret=secret, default=None if default is None else str(default), help=help_text)
-    if action.type is int:
-        return Param(key, label, type="int", required=required, secret=secret, default=default, help=help_text)
-    kind = "path" if re.search(r"(^|_)(file|filename|path)($|_)", key) and not secret else "str"
-    return Param(key, label, type=kind, required=required, secret=secret,
-                 default=None if default is None else str(default), help=help_text)
 
 
 # -- bounded HTTP while a provider runs --------------------------------------------------------------
@@ -317,13 +112,13 @@ def _description(cls: type[LexiconDnsProvider]) -> str:
             f"with dns-lexicon's '{name}' provider.")
     if pip := missing_extra(name):
         text += f" Not usable yet: it needs extra packages ({pip})."
-    if problem := _option_specs(name)[2]:
+    if problem := option_specs(name)[2]:
         text += f" Its options could not be read ({problem})."
     return text
 
 
 def _params(cls: type[LexiconDnsProvider]) -> tuple[Param, ...]:
-    return (*_option_specs(cls.lexicon_name)[0], ZONE_PARAM, *PROPAGATION_PARAMS)
+    return (*option_specs(cls.lexicon_name)[0], ZONE_PARAM, *PROPAGATION_PARAMS)
 
 
 class LexiconDnsProvider(DnsProvider):
@@ -339,7 +134,7 @@ class LexiconDnsProvider(DnsProvider):
         if pip := missing_extra(cls.lexicon_name):
             return (f"{cls.id}: lexicon's {display_name(cls.lexicon_name)} provider needs extra packages; "
                     f"install them with: {pip}")
-        if problem := _option_specs(cls.lexicon_name)[2]:
+        if problem := option_specs(cls.lexicon_name)[2]:
             return f"{cls.id}: lexicon's '{cls.lexicon_name}' provider cannot be loaded ({problem})."
         return None
 
@@ -404,7 +199,7 @@ class LexiconDnsProvider(DnsProvider):
 
     def _lexicon_options(self) -> dict[str, Any]:
         ours = {ZONE_PARAM.key} | {p.key for p in PROPAGATION_PARAMS}
-        converters = _option_specs(self.lexicon_name)[1]
+        converters = option_specs(self.lexicon_name)[1]
         options: dict[str, Any] = {}
         for key, value in self.options.items():
             if key in ours or value is None or value == "":
@@ -438,7 +233,7 @@ class LexiconDnsProvider(DnsProvider):
             {"provider_name": name, "domain": zone, "ttl": TTL, name: self._lexicon_options()})
         try:
             with _bounded_http():
-                provider = _load_module(name).Provider(config)
+                provider = load_module(name).Provider(config)
                 try:
                     provider.authenticate()
                     return operation(provider)

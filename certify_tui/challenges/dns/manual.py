@@ -8,10 +8,10 @@ nameservers serve the value before the CA is told.
 
 from __future__ import annotations
 
-from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.probing import Check, ProbeContext, check_names, skipped
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 
 def record_line(record: TxtRecord, ttl: int = 60) -> str:
@@ -53,6 +53,6 @@ class ManualDnsProvider(DnsProvider):
     def delete_txt(self, record: TxtRecord, log: StepLogger) -> None:
         log.info(f'you may delete the record now: {record.fqdn}. TXT "{record.value}"', record.identifier)
 
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [ManualDnsProvider]
+    def probe(self, names: list[str], context: ProbeContext) -> list[Check]:
+        return skipped(check_names("dns-01", self.id, names),
+                       "manual provider: you create the records yourself; nothing to test")

@@ -19,9 +19,9 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from certify_tui.challenges.base import StepLogger
 from certify_tui.challenges.dns.zones import Server
 from certify_tui.errors import OperationError
+from certify_tui.plugins import StepLogger
 from certify_tui.polling import Poller
 
 QUERY_TIMEOUT = 2.0

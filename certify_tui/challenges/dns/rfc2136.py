@@ -16,12 +16,11 @@ import dns.rdtypes.ANY.TXT
 import dns.tsig
 import dns.update
 
-from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns import zones
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
 from certify_tui.challenges.dns.zones import DnsLookupError, Server
 from certify_tui.errors import OperationError, UsageError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 ALGORITHMS = ("hmac-sha256", "hmac-sha512", "hmac-sha384", "hmac-sha224", "hmac-sha1", "hmac-md5")
 RECORD_TTL = 60
@@ -158,7 +157,3 @@ class Rfc2136Provider(DnsProvider):
         if rcode == dns.rcode.NOTZONE:
             raise OperationError(f"{prefix}: the name is not inside zone {zone} (NOTZONE); set the zone option.")
         raise OperationError(f"{prefix}: the server answered {dns.rcode.to_text(rcode)}.")
-
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [Rfc2136Provider]

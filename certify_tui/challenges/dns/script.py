@@ -12,10 +12,9 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.challenges.base import ChallengeProvider, StepLogger
 from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
 from certify_tui.errors import OperationError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 from certify_tui.user_commands import check_command_line, program_name, run_command
 
 MAX_LOG_LINES = 40
@@ -84,7 +83,3 @@ def _log_output(output: bytes | str | None, program: str, record: TxtRecord, log
         log.info(f"{program}: {line}", record.identifier)
     if len(lines) > MAX_LOG_LINES:
         log.info(f"{program}: ({len(lines) - MAX_LOG_LINES} more line(s) not shown)", record.identifier)
-
-
-def providers() -> list[type[ChallengeProvider]]:
-    return [ScriptDnsProvider]

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from certify_tui.deploy.base import DeployedFiles, DeploymentFailed, Site, StepLogger
+from certify_tui.deploy.base import DeployedFiles, DeploymentFailed, Site
 from certify_tui.deploy.sites import apache, nginx
 from certify_tui.deploy.sites.nginx import ConfigError, EditRefused
 from certify_tui.errors import StorageError
 from certify_tui.paths import atomic_write
+from certify_tui.plugins import StepLogger
 
 COMMAND_TIMEOUT = 60
 KEEP_BACKUPS = 10

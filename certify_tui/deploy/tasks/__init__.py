@@ -1,48 +1,43 @@
 """Deployment tasks, found by id.
 
-Each task module exposes `tasks() -> list[type[DeploymentTask]]`; adding a task is adding a module to
-TASK_MODULES, with no UI code (forms come from the declared parameters). Task modules import their
-heavy libraries (paramiko, requests) only when a task runs, so listing the types stays cheap.
+Tasks are plug-ins declared as entry points in the group `certify_tui.deployment_tasks`: ours in
+pyproject.toml, others by any installed package (see plugins/registry.py); forms come from the declared
+parameters, so adding one needs no UI code. Task modules import their heavy libraries (paramiko,
+requests) only when a task runs, so listing the types stays cheap.
 """
 
 from __future__ import annotations
 
-import importlib
-
 from certify_tui.deploy.base import DeploymentTask
 from certify_tui.errors import UsageError
+from certify_tui.plugins.registry import DEPLOYMENT_TASKS, PluginGroup, SkippedPlugin
 
-TASK_MODULES = (
-    "certify_tui.deploy.tasks.export",
-    "certify_tui.deploy.tasks.command",
-    "certify_tui.deploy.tasks.service",
-    "certify_tui.deploy.tasks.webhook",
-    "certify_tui.deploy.tasks.ssh",
-)
+TASKS: PluginGroup[str, DeploymentTask] = PluginGroup(DEPLOYMENT_TASKS, DeploymentTask, key=lambda cls: cls.id)
 
 
-def _load() -> dict[str, type[DeploymentTask]]:
-    found: dict[str, type[DeploymentTask]] = {}
-    for name in TASK_MODULES:
-        for cls in importlib.import_module(name).tasks():
-            found.setdefault(cls.id, cls)
-    return found
-
-
-TASK_TYPES: dict[str, type[DeploymentTask]] = _load()
+def all_tasks() -> dict[str, type[DeploymentTask]]:
+    """Every usable task type by id, loaded on first use, in the order the forms offer them (ours first)."""
+    ordered = sorted(TASKS.classes().values(), key=lambda cls: (not TASKS.is_own(cls), cls.listing_order))
+    return {cls.id: cls for cls in ordered}
 
 
 def task_types() -> list[type[DeploymentTask]]:
     """Every task type, in the order the forms offer them."""
-    return list(TASK_TYPES.values())
+    return list(all_tasks().values())
+
+
+def skipped_tasks() -> list[SkippedPlugin]:
+    """Task plug-ins that could not be loaded, and why."""
+    return TASKS.skipped()
 
 
 def get_task(type_id: str) -> type[DeploymentTask]:
-    cls = TASK_TYPES.get(type_id or "")
+    found = all_tasks()
+    cls = found.get(type_id or "")
     if cls is None:
         what = f"Unknown deployment task type '{type_id}'." if type_id else "A deployment task needs a type."
-        raise UsageError(f"{what} Choose one of: {', '.join(TASK_TYPES)}.")
+        raise UsageError(f"{what} Choose one of: {', '.join(found)}.")
     return cls
 
 
-__all__ = ["TASK_MODULES", "TASK_TYPES", "DeploymentTask", "get_task", "task_types"]
+__all__ = ["TASKS", "DeploymentTask", "all_tasks", "get_task", "skipped_tasks", "task_types"]

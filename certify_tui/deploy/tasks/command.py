@@ -13,8 +13,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
-from certify_tui.plugins import Param
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, TaskContext
+from certify_tui.plugins import Param, StepLogger
 from certify_tui.user_commands import check_command_line, program_name, run_command
 
 MAX_LOG_LINES = 40  # shown: the first and the last half of these
@@ -78,6 +78,7 @@ def run_local_command(command: str, *, what: str, env: Mapping[str, str], log: S
 
 class CommandTask(DeploymentTask):
     id = "command"
+    listing_order = 20
     title = "Run a command"
     description = ("Runs your command with the certificate's paths and details in CERTIFY_* environment "
                    "variables; a non-zero exit fails the task.")
@@ -109,7 +110,3 @@ class CommandTask(DeploymentTask):
         run_local_command(self.options["command"], what=what, env=task_environment(context), log=log,
                           timeout=self.options["timeout"], shell=self.options["shell"],
                           cwd=self.options.get("working_dir") or None)
-
-
-def tasks() -> list[type[DeploymentTask]]:
-    return [CommandTask]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from certify_tui import paths
-from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, TaskContext
 from certify_tui.errors import StorageError, UsageError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 FORMATS = ("pem", "combined", "pkcs12")
 ALIASES = {"pfx": "pkcs12", "p12": "pkcs12", "haproxy": "combined"}
@@ -48,6 +48,7 @@ def parse_mode(text: str) -> int:
 
 class ExportTask(DeploymentTask):
     id = "export"
+    listing_order = 10
     title = "Export files"
     description = "Copies the certificate and key into a folder as PEM files, a combined PEM or a PKCS#12 (.pfx)."
     params = (
@@ -169,7 +170,3 @@ def _lookup(name: str, kind: str) -> int:
         return pwd.getpwnam(name).pw_uid if kind == "user" else grp.getgrnam(name).gr_gid
     except KeyError:
         raise DeploymentFailed(f"There is no {kind} named '{name}' on this machine.") from None
-
-
-def tasks() -> list[type[DeploymentTask]]:
-    return [ExportTask]

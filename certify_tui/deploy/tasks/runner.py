@@ -13,10 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from certify_tui.deploy.base import DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentTask, TaskContext
 from certify_tui.deploy.tasks import get_task
 from certify_tui.errors import CertifyError, UsageError
 from certify_tui.model import TaskConfig
+from certify_tui.plugins import StepLogger
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import shutil
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, TaskContext
 from certify_tui.deploy.tasks.command import run_local_command, task_environment
 from certify_tui.errors import UsageError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 from certify_tui.user_commands import check_command_line, program_name
 
 # systemd unit names (with an optional instance and suffix); never starting with '-', so never an option.
@@ -24,6 +24,7 @@ _SERVICE_NAME = re.compile(r"[A-Za-z0-9_.@:\\][A-Za-z0-9_.@:\\-]*")
 
 class ServiceTask(DeploymentTask):
     id = "service"
+    listing_order = 30
     title = "Reload a service"
     description = "Reloads or restarts a service (systemctl), or runs your own reload command."
     params = (
@@ -68,6 +69,3 @@ class ServiceTask(DeploymentTask):
             command = shlex.join([systemctl, action, name])
         run_local_command(command, what=what, env=task_environment(context), log=log,
                           timeout=self.options["timeout"])
-
-def tasks() -> list[type[DeploymentTask]]:
-    return [ServiceTask]

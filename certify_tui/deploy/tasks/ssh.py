@@ -23,10 +23,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, TaskContext
 from certify_tui.deploy.tasks.command import log_output
 from certify_tui.errors import UsageError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 if TYPE_CHECKING:
     import paramiko
@@ -54,6 +54,7 @@ def fingerprint(key: paramiko.PKey) -> str:
 
 class SshTask(DeploymentTask):
     id = "ssh"
+    listing_order = 50
     title = "Copy over SSH"
     description = ("Copies the certificate files to another machine over SFTP (key authentication), "
                    "then optionally runs a command there.")
@@ -300,7 +301,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def tasks() -> list[type[DeploymentTask]]:
-    return [SshTask]

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from certify_tui import __version__
-from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, StepLogger, TaskContext
+from certify_tui.deploy.base import DeploymentFailed, DeploymentTask, TaskContext
 from certify_tui.errors import UsageError
-from certify_tui.plugins import Param
+from certify_tui.plugins import Param, StepLogger
 
 
 def _where(url: str) -> str:
@@ -26,6 +26,7 @@ def _where(url: str) -> str:
 
 class WebhookTask(DeploymentTask):
     id = "webhook"
+    listing_order = 40
     title = "Call a webhook"
     description = "POSTs the outcome (name, names, result, error, serial, expiry, host) as JSON to a URL."
     params = (
@@ -88,7 +89,3 @@ class WebhookTask(DeploymentTask):
                 reason = f" {response.reason}" if response.reason else ""
                 raise DeploymentFailed(f"The webhook at {where} answered {response.status_code}{reason}.")
         log.info(f"webhook at {where} answered {response.status_code}")
-
-
-def tasks() -> list[type[DeploymentTask]]:
-    return [WebhookTask]

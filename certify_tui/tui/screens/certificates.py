@@ -228,11 +228,11 @@ class CertificatesScreen(Screen[None]):
             self.post_message(Deployed(name))
 
     def action_test(self) -> None:
-        from certify_tui.tui.screens.diagnostics import DiagnosticsScreen
+        from certify_tui.tui.screens.cert_test import CertTestScreen
 
         name = self.query_one(CertificateList).current_name
         if name:
-            self.app.push_screen(DiagnosticsScreen(name))
+            self.app.push_screen(CertTestScreen(name))
 
     def action_delete(self) -> None:
         name = self.query_one(CertificateList).current_name

@@ -1,7 +1,8 @@
 """The plug-in contract shared by challenge providers and deployment tasks.
 
 A plug-in declares its parameters; the TUI builds forms from them and the CLI validates
-`--option key=value` against them, so adding a plug-in needs no UI code.
+`--option key=value` against them, so adding a plug-in needs no UI code. Plug-ins report progress
+through a StepLogger (a request's log), whichever face runs them.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from certify_tui.errors import UsageError
 
@@ -22,6 +23,13 @@ _EXISTS = {"file": ("file", os.path.isfile), "dir": ("folder", os.path.isdir)}
 SECRET_MASK = "********"
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+class StepLogger(Protocol):
+    """Where a plug-in reports what it does: a request's log (events.RequestLog), shown by every face."""
+
+    def info(self, message: str, identifier: str | None = None) -> None: ...
+    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

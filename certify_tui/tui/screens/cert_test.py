@@ -1,4 +1,5 @@
-"""Test a certificate's setup before requesting it: names, ports, reachability, CAA, DNS access."""
+"""`cert test` in the TUI: test a certificate's setup before requesting it (names, ports, reachability, CAA,
+DNS access), through Core.test_certificate."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from certify_tui.errors import CertifyError
 from certify_tui.tui.messages import Failed
 
 if TYPE_CHECKING:
-    from certify_tui.diagnostics import Check
+    from certify_tui.cert_test import Check
     from certify_tui.tui.app import CertifyApp
 
 STYLE = {True: "green", False: "bold red", None: "dim"}
@@ -49,9 +50,9 @@ def checks_table(checks: list[Check]) -> Table:
     return table
 
 
-class DiagnosticsScreen(ModalScreen[None]):
+class CertTestScreen(ModalScreen[None]):
     app: CertifyApp
-    CSS_PATH = "diagnostics.tcss"
+    CSS_PATH = "cert_test.tcss"
     BINDINGS = [Binding("escape,enter,q", "dismiss", "Close")]
 
     def __init__(self, name: str) -> None:
