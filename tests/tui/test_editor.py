@@ -263,7 +263,7 @@ async def test_save_and_request_opens_the_request(make_app, monkeypatch) -> None
     add_account()
     app = make_app(core)
     requested: list[str] = []
-    monkeypatch.setattr(app, "open_request", requested.append)
+    monkeypatch.setattr(app, "open_request", lambda name, plan=None: requested.append(name))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_editor(pilot)
         await pilot.press(*"now", "enter")

@@ -43,14 +43,14 @@ def pause_at_first(core: Core, step: str, release: threading.Event | None = None
     real = core.request
     reached = threading.Event()
 
-    def request(name, *, on_event=None, cancel=None, confirm=None):  # noqa: ANN001, ANN202
+    def request(name, *, on_event=None, cancel=None, confirm=None, **plan):  # noqa: ANN001, ANN003, ANN202
         def hook(event):  # noqa: ANN001, ANN202
             on_event(event)
             if event.step == step and not reached.is_set():
                 reached.set()
                 (release or cancel).wait(30)
 
-        return real(name, on_event=hook, cancel=cancel, confirm=confirm)
+        return real(name, on_event=hook, cancel=cancel, confirm=confirm, **plan)
 
     core.request = request  # type: ignore[method-assign]
     return reached

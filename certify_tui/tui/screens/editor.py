@@ -120,6 +120,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.sites_error: str | None = None
         self._baseline: dict[str, Any] | None = None
         self._preview_serial = 0
+        self.shown_plan: Plan | None = None  # the preview on screen when saving, handed to the request
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -878,6 +879,8 @@ class CertificateEditorScreen(Screen[str | None]):
             return
         self.saving = True
         self._show_status("")
+        # The plan on screen, if the person is looking at it: the request must still do what it says.
+        self.shown_plan = self.query_one(PlanView).plan if self.query_one(TabbedContent).active == "preview" else None
         self._save(spec, then_request)
 
     @work(thread=True, exclusive=True, group="editor-save", exit_on_error=False)
@@ -901,7 +904,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.notify(f"Saved {name}.")
         self.dismiss(name)
         if then_request:
-            self.app.call_later(self.app.open_request, name)
+            self.app.call_later(self.app.open_request, name, self.shown_plan)
 
     def _show_status(self, message: str) -> None:
         status = self.query_one("#status", Label)
