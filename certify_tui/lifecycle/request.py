@@ -102,6 +102,8 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
     log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
     plan: Plan | None = None
     try:
+        for action in repair.repair_certificate(data, cert):  # what a killed run left behind, before planning
+            log.info(f"repair: {action}")
         plan = preview(data, cert)  # a plan that cannot be made is this request's failure, recorded below
         if previewed is not None:
             plan.check_unchanged(previewed)
@@ -140,8 +142,6 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
 
 
 def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: RequestLog) -> StoredVersion:
-    for action in repair.repair_certificate(data, cert):  # under the lease: what a killed run left behind
-        log.info(f"repair: {action}")
     files = CertificateFiles(data.certificates, cert.name)
     pending_key_path = files.base / PENDING_KEY
     key_pem = _pending_key(cert, pending_key_path) or _new_key(plan, files, log)
