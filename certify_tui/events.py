@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -85,7 +84,7 @@ class RequestLog:
         self._handle: TextIO | None = None
         self._plan_step: str | None = None
 
-    @contextmanager
+    @contextlib.contextmanager
     def in_step(self, step_id: str) -> Iterator[None]:
         """The events emitted inside belong to the plan step `step_id`."""
         outer, self._plan_step = self._plan_step, step_id
@@ -163,6 +162,6 @@ class RequestLog:
                 handle.close()
 
 
-def in_step(log: object, step_id: str) -> AbstractContextManager[None]:
+def in_step(log: object, step_id: str) -> contextlib.AbstractContextManager[None]:
     """`log.in_step(step_id)` for a RequestLog; nothing for a logger that does not follow a plan."""
-    return log.in_step(step_id) if isinstance(log, RequestLog) else nullcontext()
+    return log.in_step(step_id) if isinstance(log, RequestLog) else contextlib.nullcontext()

@@ -56,7 +56,7 @@ class Execution:
     deployment: DeploymentTargets  # the mode, the sites, the tasks
     # The executable content as compared between a preview and its request (secrets masked: a changed
     # secret is not something a person could see in a preview).
-    content: dict[str, Any] = field(default_factory=dict)
+    content: dict[str, Any]
 
 
 class PlanChanged(OperationError):

@@ -1,6 +1,7 @@
 """Request progress: one certificate's order, step by step, with the raw event lines below.
 
-The core runs in a thread worker; its progress callback (called in that thread) only posts
+The rows are the steps of the plan the request runs (the preview the person saw, or the one the core
+reports before its first step); each event names the plan step it belongs to. The core runs in a thread worker; its progress callback (called in that thread) only posts
 messages, so every widget change happens on the UI thread. Escape while running asks, then sets
 the cancel Event the core checks between steps: nothing is replaced once it stops.
 """
