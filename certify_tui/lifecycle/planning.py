@@ -26,7 +26,8 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     account: Account = cert.account
     rules = list(cert.challenge_rules)
     warnings: list[str] = []
-    validations, rule_of = [], {}
+    validations: list[ValidationStep] = []
+    rule_of: dict[str, int] = {}
     for identifier in cert.identifiers:
         step, rule_of[identifier] = _validation(rules, identifier)
         validations.append(step)
