@@ -100,11 +100,11 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
     cert.save()
     why = f" ({reason})" if reason else ""
     log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
-    plan: Plan | None = None
+    planned: Plan | None = None  # once there is one: the failure tasks are the plan's
     try:
         for action in repair.repair_certificate(data, cert):  # what a killed run left behind, before planning
             log.info(f"repair: {action}")
-        plan = preview(data, cert)  # a plan that cannot be made is this request's failure, recorded below
+        plan = planned = preview(data, cert)  # a plan that cannot be made is this request's failure, recorded
         if previewed is not None:
             plan.check_unchanged(previewed)
         if on_plan is not None:
@@ -127,7 +127,7 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
         raise
     except CertifyError as exc:
         _record_failure(cert, exc, log)
-        run_failure_tasks(data, cert, exc.message, log, plan.execution.deployment.tasks if plan else None)
+        run_failure_tasks(data, cert, exc.message, log, planned.execution.deployment.tasks if planned else None)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the certificate's status must say so
         error = (storage_error(exc, f"the database {data.database_path}", data.root)
