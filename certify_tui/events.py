@@ -2,6 +2,10 @@
 
 The TUI turns events into messages from its worker; the CLI prints them with -v; the log file
 keeps them with timestamps. Secrets never reach here: callers pass redacted text only.
+
+Each event names the step of the request's Plan it belongs to (`plan_step`, one of `Plan.steps` ids),
+so a face can show the plan's steps with their state; the ids are made here, below everything that
+emits events.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +25,24 @@ from certify_tui.logfiles import open_private_log
 
 app_log = logging.getLogger("certify_tui")
 
+# The ids of a plan's steps (see plan.PlanStep).
+ORDER = "order"  # place the order, then finalize and download once every identifier is validated
+STORE = "store"
+DEPLOY = "deploy"  # the deployment when it changes no site (files mode, or no site to deploy to)
+
+
+def validation_step_id(identifier: str) -> str:
+    return f"validate:{identifier}"
+
+
+def site_step_id(site_id: str) -> str:
+    return f"deploy:{site_id}"
+
+
+def task_step_id(number: int) -> str:
+    """Tasks are numbered from 1, in their stored order."""
+    return f"task:{number}"
+
 
 @dataclass(frozen=True)
 class ProgressEvent:
@@ -29,6 +51,7 @@ class ProgressEvent:
     identifier: str | None = None
     ok: bool | None = None  # None: in progress or informational; True: done; False: failed
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    plan_step: str | None = None  # the id of the plan step this belongs to; None: the request as a whole
 
     def line(self) -> str:
         who = f" [{self.identifier}]" if self.identifier else ""
@@ -59,9 +82,25 @@ class RequestLog:
         self.events: list[ProgressEvent] = []
         self._lock = threading.Lock()
         self._handle: TextIO | None = None
+        self._plan_step: str | None = None
+
+    @contextlib.contextmanager
+    def in_step(self, step_id: str) -> Iterator[None]:
+        """The events emitted inside belong to the plan step `step_id`."""
+        outer, self._plan_step = self._plan_step, step_id
+        try:
+            yield
+        finally:
+            self._plan_step = outer
+
+    def _step_of(self, identifier: str | None) -> str | None:
+        # While ordering, what concerns one identifier is that identifier's validation.
+        if identifier is not None and self._plan_step == ORDER:
+            return validation_step_id(identifier)
+        return self._plan_step
 
     def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
-        event = ProgressEvent(step, message, identifier, ok)
+        event = ProgressEvent(step, message, identifier, ok, plan_step=self._step_of(identifier))
         with self._lock:
             self.events.append(event)
             if self.path is not None:
@@ -121,3 +160,8 @@ class RequestLog:
         if handle is not None:
             with contextlib.suppress(OSError, ValueError):  # a full disk fails the final flush too
                 handle.close()
+
+
+def in_step(log: object, step_id: str) -> contextlib.AbstractContextManager[None]:
+    """`log.in_step(step_id)` for a RequestLog; nothing for a logger that does not follow a plan."""
+    return log.in_step(step_id) if isinstance(log, RequestLog) else contextlib.nullcontext()

@@ -1,16 +1,21 @@
 """Deployment after issuance: point web server sites at the new files, then run the deployment tasks.
 
 A deployment failure is reported as DeploymentFailed and recorded as the deployment's own status:
-the certificate stays issued and nothing is reordered. Only sites the preview lists are touched.
+the certificate stays issued and nothing is reordered. Where it goes (DeploymentTargets) is decided
+when the request is planned: only the sites and tasks the plan lists are touched.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # Defined below the package's modules (tasks, sites) so they need not import the package; re-exported here.
 from certify_tui.deploy.base import DeploymentFailed as DeploymentFailed
+from certify_tui.errors import CertifyError
+from certify_tui.events import DEPLOY, in_step, site_step_id
+from certify_tui.model import TaskConfig
 
 if TYPE_CHECKING:
     from certify_tui.certfiles import StoredVersion
@@ -18,6 +23,35 @@ if TYPE_CHECKING:
     from certify_tui.events import RequestLog
     from certify_tui.paths import DataDir
     from certify_tui.store.models import ManagedCertificate
+
+NO_SITE = "no nginx or Apache site covers this certificate's names"
+
+
+@dataclass(frozen=True)
+class DeploymentTargets:
+    """Where a deployment goes: the mode, the sites it changes (or why it cannot), the tasks it runs."""
+
+    mode: str  # auto, single, files, none
+    sites: tuple[Site, ...] = ()
+    problem: str | None = None  # auto/single: why no site will be changed
+    warnings: tuple[str, ...] = ()  # sites left alone (partly covered), said again at deployment
+    tasks: tuple[TaskConfig, ...] = ()  # the stored task definitions, in order
+
+    @property
+    def changes_sites(self) -> bool:
+        return self.mode in ("auto", "single")
+
+
+def deployment_targets(cert: ManagedCertificate, settings: dict[str, Any]) -> DeploymentTargets:
+    """The certificate's deployment as of now: its mode's sites found in the web server configuration."""
+    mode, tasks = cert.deployment.mode, cert.deployment.tasks
+    if mode not in ("auto", "single"):
+        return DeploymentTargets(mode, tasks=tasks)
+    try:
+        sites, warnings = target_sites(cert, settings)
+    except CertifyError as exc:
+        return DeploymentTargets(mode, problem=exc.message, tasks=tasks)
+    return DeploymentTargets(mode, tuple(sites), None if sites else NO_SITE, tuple(warnings), tasks)
 
 
 def deployed_files(cert: ManagedCertificate, files: dict[str, str], serial: str, not_after: str) -> DeployedFiles:
@@ -50,63 +84,60 @@ def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> tuple[li
 
 
 def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog,
-                       settings: dict[str, Any], *, manual: bool = False) -> None:
-    """Deploy to the mode's sites, then run the tasks; one DeploymentFailed naming every failure.
-    `settings`: the application settings (where the nginx and Apache configurations are)."""
-    mode = cert.deployment.mode
+                       targets: DeploymentTargets, *, manual: bool = False) -> None:
+    """Deploy to the targets' sites, then run their tasks; one DeploymentFailed naming every failure."""
     files = deployed_files(cert, stored.files, stored.serial, stored.not_after.isoformat())
     failures: list[str] = []
-    if mode in ("files", "none"):
-        log.step("deploy", f"deployment mode '{mode}': the live files are the deployment", ok=True)
+    if not targets.changes_sites:
+        with in_step(log, DEPLOY):
+            log.step("deploy", f"deployment mode '{targets.mode}': the live files are the deployment", ok=True)
     else:
-        failures += _deploy_sites(cert, files, settings, log)
-    failures += _run_tasks(cert, files, log, succeeded=True, manual=manual)
+        failures += _deploy_sites(targets, files, log)
+    failures += _run_tasks(targets.tasks, files, log, succeeded=True, manual=manual)
     if failures:
         raise DeploymentFailed("; ".join(failures))
 
 
-def run_failure_tasks(data: DataDir, cert: ManagedCertificate, error: str, log: RequestLog) -> None:
-    """Tasks triggered by a failed request (e.g. a webhook to the on-call channel); never raises."""
-    tasks = cert.deployment.tasks
+def run_failure_tasks(data: DataDir, cert: ManagedCertificate, error: str, log: RequestLog,
+                      tasks: tuple[TaskConfig, ...] | None = None) -> None:
+    """Tasks triggered by a failed request (e.g. a webhook to the on-call channel); never raises.
+
+    `tasks`: the ones the request's plan lists; None (no plan could be made): the stored ones."""
+    if tasks is None:
+        tasks = cert.deployment.tasks
     if not any(t.options.get("trigger") in ("failure", "always") for t in tasks):
         return
     from certify_tui.certfiles import CertificateFiles
 
     live = CertificateFiles(data.certificates, cert.name).live_files()
     files = deployed_files(cert, {k: str(v) for k, v in live.items()}, "", "")
-    _run_tasks(cert, files, log, succeeded=False, error=error)
+    _run_tasks(tasks, files, log, succeeded=False, error=error)
 
 
-def _deploy_sites(cert: ManagedCertificate, files: DeployedFiles, settings: dict[str, Any],
-                  log: RequestLog) -> list[str]:
+def _deploy_sites(targets: DeploymentTargets, files: DeployedFiles, log: RequestLog) -> list[str]:
     from certify_tui.deploy.sites.apply import deploy_to_site
 
-    try:
-        sites, warnings = target_sites(cert, settings)
-    except DeploymentFailed as exc:
-        log.step("deploy", exc.message, ok=False)
-        return [exc.message]
-    for warning in warnings:
+    if targets.problem is not None:
+        with in_step(log, DEPLOY):
+            log.step("deploy", targets.problem, ok=False)
+        return [targets.problem]
+    for warning in targets.warnings:
         log.info(warning)
-    if not sites:
-        message = "no nginx or Apache site covers this certificate's names"
-        log.step("deploy", message, ok=False)
-        return [message]
     failures = []
-    for site in sites:
+    for site in targets.sites:
         where = f"{site.server} site {', '.join(site.hostnames)}"
-        try:
-            deploy_to_site(site, files, log)
-            log.step("deploy", f"{where} now serves the new certificate", ok=True)
-        except DeploymentFailed as exc:
-            log.step("deploy", f"{where}: {exc.message}", ok=False)
-            failures.append(f"{where}: {exc.message}")
+        with in_step(log, site_step_id(site.id)):
+            try:
+                deploy_to_site(site, files, log)
+                log.step("deploy", f"{where} now serves the new certificate", ok=True)
+            except DeploymentFailed as exc:
+                log.step("deploy", f"{where}: {exc.message}", ok=False)
+                failures.append(f"{where}: {exc.message}")
     return failures
 
 
-def _run_tasks(cert: ManagedCertificate, files: DeployedFiles, log: RequestLog, *, succeeded: bool,
+def _run_tasks(tasks: tuple[TaskConfig, ...], files: DeployedFiles, log: RequestLog, *, succeeded: bool,
                error: str | None = None, manual: bool = False) -> list[str]:
-    tasks = cert.deployment.tasks
     if not tasks:
         return []
     from certify_tui.deploy.base import TaskContext

@@ -21,7 +21,7 @@ from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
-from certify_tui.lifecycle import accounts, certificates, database, settings
+from certify_tui.lifecycle import accounts, certificates, database, planning, settings
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.logfiles import PrivateFileHandler
 from certify_tui.model import ChallengeRule
@@ -186,7 +186,7 @@ class Core:
 
         `editing` names the stored certificate these settings would change."""
         existing = certificates.get_certificate(editing) if editing else None
-        return certificates.preview(self.data, certificates.build_certificate(spec, existing=existing))
+        return planning.preview(self.data, certificates.build_certificate(spec, existing=existing))
 
     def certificate_rows(self) -> list[CertificateRow]:
         return certificates.certificate_rows()
@@ -233,16 +233,20 @@ class Core:
         return certificates.remove_certificate(self.data, name, delete_files=delete_files)
 
     def preview(self, name: str) -> Plan:
-        return certificates.preview(self.data, certificates.get_certificate(name))
+        """What a request would do now; pass it to `request` to have exactly that done."""
+        return planning.preview(self.data, certificates.get_certificate(name))
 
     def request(self, name: str, *, on_event: ProgressCallback | None = None,
-                cancel: threading.Event | None = None,
-                confirm: Callable[[str], bool] | None = None) -> RequestResult:
-        """Order and store the certificate now. `confirm` lets a face ask a person (the manual DNS provider)."""
+                cancel: threading.Event | None = None, confirm: Callable[[str], bool] | None = None,
+                plan: Plan | None = None, on_plan: Callable[[Plan], None] | None = None) -> RequestResult:
+        """Order, store and deploy the certificate now, by its plan. `plan`: the preview a face showed; the
+        request refuses (PlanChanged) if the certificate changed since. `on_plan` hears the plan that runs.
+        `confirm` lets a face ask a person (the manual DNS provider)."""
         from certify_tui.lifecycle import request  # loads the ACME stack only when needed
 
         name = certificates.get_certificate(name).name  # the lease is taken by the exact, stored name
-        return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel, confirm=confirm)
+        return request.request_certificate(self.data, name, on_event=on_event, cancel=cancel, confirm=confirm,
+                                           plan=plan, on_plan=on_plan)
 
     def test_certificate(self, name: str) -> list[Check]:
         """Check names, ports, reachability, CAA and DNS access before a request; nothing goes to the CA."""
@@ -253,18 +257,21 @@ class Core:
     def renew(self, names: list[str] | None = None, *, force: bool = False, dry_run: bool = False,
               pool_size: int | None = None, cancel: threading.Event | None = None,
               started: datetime | None = None, report_skipped: bool = False,
-              on_outcome: Callable[[RenewOutcome], None] | None = None) -> list[RenewOutcome]:
+              on_outcome: Callable[[RenewOutcome], None] | None = None,
+              plans: dict[str, Plan] | None = None) -> list[RenewOutcome]:
         """Renew the named certificates, or every due one (forced: every auto-renewed one); each outcome says
         renewed, not due, busy, skipped or failed. `started`: when the command began (a forced run skips what
         was issued since). `report_skipped`: also list what a run without names leaves out, with why.
-        `on_outcome`: called with each outcome as it happens (the renewal worker notifies from there)."""
+        `on_outcome`: called with each outcome as it happens (the renewal worker notifies from there).
+        `plans`: by name, the preview a face showed; a certificate changed since fails and orders nothing."""
         from certify_tui.lifecycle.renew import renew_certificates
 
         if names:  # names as typed ('web' for 'Web'): the engine and its leases use the stored ones
             names = [certificates.get_certificate(name).name for name in names]
         return renew_certificates(self.data, names, force=force, dry_run=dry_run,
                                   pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
-                                  started=started, report_skipped=report_skipped, on_outcome=on_outcome)
+                                  started=started, report_skipped=report_skipped, on_outcome=on_outcome,
+                                  plans=plans)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

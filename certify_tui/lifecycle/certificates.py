@@ -1,4 +1,4 @@
-"""Managed certificates: add, list, show, preview, remove."""
+"""Managed certificates: add, list, show, remove (previews: see planning.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import peewee
 from peewee import fn
 
 from certify_tui.certfiles import CertificateFiles
-from certify_tui.challenges.rules import check_rule, make_rule, provider_from, redacted, rule_for
+from certify_tui.challenges.rules import check_rule, make_rule, redacted, rule_for
 from certify_tui.errors import CertifyError, NotFoundError, UsageError, about, safe_text
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
@@ -26,7 +26,6 @@ from certify_tui.model import (
     TaskConfig,
 )
 from certify_tui.paths import DataDir, check_certificate_name, check_path_component
-from certify_tui.plan import FileStep, Plan, ValidationStep
 from certify_tui.renewal import policy
 from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate
 
@@ -406,71 +405,3 @@ _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", 
               "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
               "renews_at", "next_attempt", "renew_reason", "deploy_status", "deploy_error", "ari_window",
               "failure_count", "last_error", "versions", "files", "problem")
-
-
-def _site_steps(cert: ManagedCertificate, files: CertificateFiles, warnings: list[str]) -> list[str]:
-    """Each site the deployment will change, exactly as deploy_certificate will pick them."""
-    if cert.deployment.mode not in ("auto", "single"):
-        return []
-    from certify_tui.deploy import target_sites
-
-    try:
-        sites, site_warnings = target_sites(cert, get_settings())
-    except CertifyError as exc:
-        warnings.append(exc.message)
-        return []
-    warnings.extend(site_warnings)
-    if not sites:
-        warnings.append("no nginx or Apache site covers this certificate's names: nothing would be deployed")
-    live = files.live_files()
-    return [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}): TLS directives -> "
-            f"{live['fullchain']} and {live['privkey']}, then validate and reload" for s in sites]
-
-
-def _task_steps(cert: ManagedCertificate, warnings: list[str]) -> list[str]:
-    steps = []
-    for number, task in enumerate(cert.deployment.tasks, 1):
-        try:
-            from certify_tui.deploy.tasks import get_task
-
-            instance = get_task(task.type)(task.options or {})
-            trigger = instance.options.get("trigger", "success")
-            steps.append(f"{number}. {task.title or instance.title}: {instance.describe()} (on {trigger})")
-        except CertifyError as exc:
-            warnings.append(f"task {number}: {exc.message}")
-    return steps
-
-
-def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
-    account: Account = cert.account
-    rules = cert.challenge_rules
-    warnings: list[str] = []
-    validations = []
-    for identifier in cert.identifiers:
-        rule = rule_for(rules, identifier)
-        with about(f"rules[{rules.index(rule)}]"):  # a stored rule's options no longer valid
-            provider = provider_from(rule)
-        validations.append(ValidationStep(identifier, rule.challenge, provider.id, provider.describe(),
-                                          rule.pattern, provider.redact(provider.options)))
-    files = CertificateFiles(data.certificates, cert.name)
-    modes = {"privkey": "0600"}
-    file_steps = [FileStep(role, str(path), modes.get(role, "0644")) for role, path in files.live_files().items()]
-    if cert.reuse_key and not files.has_live():
-        warnings.append("reuse key is on but no key exists yet: a new key will be generated")
-    mode = cert.deployment.mode
-    deployment = [DEPLOYMENT_MODES.get(mode, mode)] + _site_steps(cert, files, warnings)
-    next_renewal = renews_at(cert) if cert.id else None
-    if not cert.auto_renew:
-        warnings.append("automatic renewal is off")
-    if account.status != "valid":
-        warnings.append(f"the account {account.email} is {account.status}")
-    return Plan(
-        certificate=cert.name, account=account.email, ca=account.ca_name or "custom CA",
-        directory_url=account.directory_url, identifiers=list(cert.identifiers),
-        primary=cert.primary_identifier, key_type=cert.key_type,
-        reuse_key=bool(cert.reuse_key and files.has_live()), preferred_chain=cert.preferred_chain,
-        profile=cert.profile, validations=validations, files=file_steps, deployment_mode=mode,
-        deployment=deployment, tasks=_task_steps(cert, warnings),
-        renewal=policy.describe(cert.renewal) + ("" if cert.auto_renew else " (automatic renewal off)"),
-        next_renewal=next_renewal, warnings=warnings,
-    )

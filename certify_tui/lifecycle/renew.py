@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
 from certify_tui.oserrors import explain
 from certify_tui.paths import DataDir
+from certify_tui.plan import Plan
 from certify_tui.renewal import leases, policy
 from certify_tui.store.models import ManagedCertificate
 
@@ -129,10 +130,11 @@ def _ari_window(data: DataDir, cert: ManagedCertificate, now: datetime) -> ari.R
 
 
 def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = False,
-              cancel: threading.Event | None = None, started: datetime | None = None) -> RenewOutcome:
+              cancel: threading.Event | None = None, started: datetime | None = None,
+              previewed: Plan | None = None) -> RenewOutcome:
     """Renew `name` if due (or forced). `started`: when the command began; a forced renewal skips a
     certificate issued since then by another process (a second order would count against the CA's
-    duplicate-certificate limit)."""
+    duplicate-certificate limit). `previewed`: the plan a face showed (see request_certificate)."""
     owner = leases.owner_id()
     started = started or datetime.now(UTC)
     try:
@@ -146,7 +148,8 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
             if plan.action != "would-renew":
                 return plan
             # Same owner: request_certificate's own lease is re-entrant and the row stays ours throughout.
-            result = request_certificate(data, name, cancel=cancel, owner=owner, reason=plan.message)
+            result = request_certificate(data, name, cancel=cancel, owner=owner, reason=plan.message,
+                                         plan=previewed)
     except (leases.Busy, Transient) as exc:
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
@@ -185,10 +188,12 @@ def _plan(data: DataDir, cert: ManagedCertificate, *, force: bool, started: date
 def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: bool = False,
                        dry_run: bool = False, pool_size: int = 4, cancel: threading.Event | None = None,
                        on_outcome: Callable[[RenewOutcome], None] | None = None,
-                       started: datetime | None = None, report_skipped: bool = False) -> list[RenewOutcome]:
+                       started: datetime | None = None, report_skipped: bool = False,
+                       plans: Mapping[str, Plan] | None = None) -> list[RenewOutcome]:
     """Renew the named certificates (or every due one; forced: every auto-renewed one) with at most
     `pool_size` at once. `started`: when the command began (default now); see renew_one.
-    `report_skipped`: add what a run without names leaves out (see left_out) after the outcomes."""
+    `report_skipped`: add what a run without names leaves out (see left_out) after the outcomes.
+    `plans`: by name, the plan a face showed for it (see request_certificate)."""
     started = started or datetime.now(UTC)
     # Forced without names: every auto-renewed certificate, due or not (not only the due ones).
     targets = names if names else (auto_renewed_names() if force else due_names())
@@ -205,7 +210,8 @@ def renew_certificates(data: DataDir, names: list[str] | None = None, *, force: 
     def run(name: str) -> RenewOutcome:
         if cancel is not None and cancel.is_set():
             return RenewOutcome(name, "busy", "stopped before starting: the worker is shutting down")
-        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel, started=started)
+        outcome = renew_one(data, name, force=force, dry_run=dry_run, cancel=cancel, started=started,
+                            previewed=(plans or {}).get(name))
         log.info("%s: %s", name, outcome.message)
         if on_outcome is not None:
             on_outcome(outcome)

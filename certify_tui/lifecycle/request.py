@@ -1,5 +1,9 @@
 """Executing a plan: order, validate, download, store, deploy, and record the outcome.
 
+A request runs the plan built for the certificate under its lease (planning.preview), step by step,
+and its events name those steps. A face that showed a plan passes it in: if the certificate changed
+since, the request refuses (PlanChanged) before anything is ordered.
+
 The old live files stay in place until the new certificate is complete and matches its key;
 a failure at any step leaves them byte-identical and is recorded with a clear message. The
 order's URL and key are saved before any challenge is answered, so a killed process resumes
@@ -22,16 +26,25 @@ from certify_tui.ca import ari
 from certify_tui.ca import order as acme_order
 from certify_tui.ca.client import AcmeSession
 from certify_tui.certfiles import CertificateFiles, StoredVersion
+from certify_tui.challenges.base import ChallengeProvider
 from certify_tui.challenges.rules import provider_from, rule_for
-from certify_tui.deploy import DeploymentFailed, deploy_certificate, run_failure_tasks
+from certify_tui.deploy import (
+    DeploymentFailed,
+    DeploymentTargets,
+    deploy_certificate,
+    deployment_targets,
+    run_failure_tasks,
+)
 from certify_tui.errors import CAError, CertifyError, OperationError, StorageError, Transient
-from certify_tui.events import Cancelled, ProgressCallback, RequestLog
+from certify_tui.events import ORDER, STORE, Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
+from certify_tui.lifecycle.planning import preview
 from certify_tui.lifecycle.settings import get_settings
 from certify_tui.oserrors import storage_error
 from certify_tui.paths import DataDir, ensure_private_dir, write_private_file
+from certify_tui.plan import Plan, PlanChanged
 from certify_tui.renewal import leases, policy, repair
 from certify_tui.store.models import CertificateVersion, ManagedCertificate
 
@@ -45,6 +58,7 @@ class RequestResult:
     seconds: float
     deployed: bool = True
     deploy_error: str | None = None
+    plan: Plan | None = None  # the plan that ran
 
 
 _sessions = threading.local()
@@ -63,31 +77,42 @@ def cached_session(account) -> AcmeSession:  # type: ignore[no-untyped-def]
 
 def request_certificate(data: DataDir, name: str, *, on_event: ProgressCallback | None = None,
                         cancel: threading.Event | None = None, owner: str | None = None,
-                        reason: str | None = None, confirm: Callable[[str], bool] | None = None) -> RequestResult:
+                        reason: str | None = None, confirm: Callable[[str], bool] | None = None,
+                        plan: Plan | None = None, on_plan: Callable[[Plan], None] | None = None) -> RequestResult:
+    """Plan the request under the certificate's lease and run that plan.
+
+    `plan`: the plan a face showed; if the certificate changed since (names, rules, key, account, sites,
+    tasks), PlanChanged and nothing is ordered. `on_plan` hears the plan about to run, before its first step."""
     with leases.lease(name, owner):
         cert = get_certificate(name)  # read under the lease: another worker may just have renewed it
-        return _request_locked(data, cert, on_event, cancel, reason, confirm)
+        log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name, confirm=confirm)
+        try:
+            return _plan_and_run(data, cert, log, reason, plan, on_plan)
+        finally:
+            log.close()
 
 
-def _request_locked(data: DataDir, cert: ManagedCertificate, on_event: ProgressCallback | None,
-                    cancel: threading.Event | None, reason: str | None,
-                    confirm: Callable[[str], bool] | None = None) -> RequestResult:
-    """The request under its lease, with its step log open for the whole run."""
-    log = RequestLog(data.certificate_log(cert.name), on_event, cancel, name=cert.name, confirm=confirm)
-    try:
-        return _request_logged(data, cert, log, reason)
-    finally:
-        log.close()
-
-
-def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, reason: str | None) -> RequestResult:
+def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reason: str | None,
+                  previewed: Plan | None, on_plan: Callable[[Plan], None] | None) -> RequestResult:
+    """Build the plan, hold it against the previewed one, run it; the outcome is recorded on the certificate."""
     started = datetime.now(UTC)
     cert.last_attempt = started
     cert.save()
     why = f" ({reason})" if reason else ""
     log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
+    planned: Plan | None = None  # once there is one: the failure tasks are the plan's
     try:
-        stored, session = _run(data, cert, log)
+        for action in repair.repair_certificate(data, cert):  # what a killed run left behind, before planning
+            log.info(f"repair: {action}")
+        plan = planned = preview(data, cert)  # a plan that cannot be made is this request's failure, recorded
+        if previewed is not None:
+            plan.check_unchanged(previewed)
+        if on_plan is not None:
+            on_plan(plan)
+        stored = _order_and_store(data, cert, plan, log)
+    except PlanChanged as exc:
+        log.step("failed", exc.message, ok=False)  # nothing was tried: no failure to count
+        raise
     except Cancelled as exc:
         # A person's cancel is not a CA failure: no backoff, no failure count; the order stays resumable.
         log.step("failed", exc.message, ok=False)
@@ -102,34 +127,25 @@ def _request_logged(data: DataDir, cert: ManagedCertificate, log: RequestLog, re
         raise
     except CertifyError as exc:
         _record_failure(cert, exc, log)
-        run_failure_tasks(data, cert, exc.message, log)
+        run_failure_tasks(data, cert, exc.message, log, planned.execution.deployment.tasks if planned else None)
         raise
     except Exception as exc:  # noqa: BLE001 - whatever broke, the certificate's status must say so
         error = (storage_error(exc, f"the database {data.database_path}", data.root)
                  or OperationError(f"Unexpected error: {exc.__class__.__name__}: {exc}", detail=repr(exc)))
         _record_failure(cert, error, log)
         raise error from exc
-    deploy_error = _deploy(data, cert, stored, log)
+    deploy_error = _deploy(data, cert, stored, plan.execution.deployment, log)
     seconds = (datetime.now(UTC) - started).total_seconds()
     log.step("done", f"certificate {stored.serial} valid until {stored.not_after:%Y-%m-%d %H:%M} UTC "
                      f"({seconds:.2f} s)", ok=True)
-    return RequestResult(cert.name, stored, seconds, deploy_error is None, deploy_error)
+    return RequestResult(cert.name, stored, seconds, deploy_error is None, deploy_error, plan)
 
 
-def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[StoredVersion, AcmeSession]:
-    for action in repair.repair_certificate(data, cert):  # under the lease: what a killed run left behind
-        log.info(f"repair: {action}")
+def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: RequestLog) -> StoredVersion:
     files = CertificateFiles(data.certificates, cert.name)
     pending_key_path = files.base / PENDING_KEY
-    key_pem = _pending_key(cert, pending_key_path) or _new_key(cert, files, log)
+    key_pem = _pending_key(cert, pending_key_path) or _new_key(plan, files, log)
     key = load_key(key_pem)
-    rules = cert.challenge_rules
-    providers: dict[int, object] = {}
-
-    def provider_for(identifier: str):  # type: ignore[no-untyped-def]
-        rule = rule_for(rules, identifier)
-        # One provider per rule, so its answers are published together (one listener, one DNS batch).
-        return providers.setdefault(rules.index(rule), provider_from(rule))
 
     def remember_order(url: str) -> None:
         ensure_private_dir(files.base)
@@ -139,21 +155,40 @@ def _run(data: DataDir, cert: ManagedCertificate, log: RequestLog) -> tuple[Stor
 
     session = cached_session(cert.account)
     replaces = _replaces(session, files, log)
-    try:
-        issued = acme_order.issue(
-            session, list(cert.identifiers), key, provider_for, log=log, profile=cert.profile,
-            replaces=replaces, preferred_chain=cert.preferred_chain, resume_url=cert.pending_order_url,
-            on_order=remember_order)
-    except CAError:
-        _forget_order(cert, pending_key_path)  # a failed order cannot be resumed; the next try starts fresh
-        raise
+    with log.in_step(ORDER):  # and each identifier's validation, by the identifier its events name
+        try:
+            issued = acme_order.issue(
+                session, list(plan.identifiers), key, _providers(plan), log=log, profile=plan.profile,
+                replaces=replaces, preferred_chain=plan.preferred_chain, resume_url=cert.pending_order_url,
+                on_order=remember_order)
+        except CAError:
+            _forget_order(cert, pending_key_path)  # a failed order cannot be resumed; the next try starts fresh
+            raise
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
-    log.step("store", "verifying the chain and key, then switching the live files")
-    stored = _store(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
-    with contextlib.suppress(OSError):
-        pending_key_path.unlink()  # only now: a crash before the commit resumes the same order
-    log.step("store", f"live files updated in {files.live_dir}", ok=True)
-    return stored, session
+    with log.in_step(STORE):
+        log.step("store", "verifying the chain and key, then switching the live files")
+        stored = _store(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
+        with contextlib.suppress(OSError):
+            pending_key_path.unlink()  # only now: a crash before the commit resumes the same order
+        log.step("store", f"live files updated in {files.live_dir}", ok=True)
+    return stored
+
+
+def _providers(plan: Plan) -> Callable[[str], ChallengeProvider]:
+    """The provider answering for each identifier, by the plan's rules: one per rule, so its answers are
+    published together (one listener, one DNS batch)."""
+    rules = list(plan.execution.rules)
+    providers: dict[int, ChallengeProvider] = {}
+
+    def provider_for(identifier: str) -> ChallengeProvider:
+        index = plan.execution.rule_of.get(identifier)
+        if index is None:  # the CA spelled it differently from the plan (case): the same rules decide
+            index = rules.index(rule_for(rules, identifier))
+        if index not in providers:
+            providers[index] = provider_from(rules[index])
+        return providers[index]
+
+    return provider_for
 
 
 def _store(data: DataDir, cert: ManagedCertificate, files: CertificateFiles, fullchain_pem: bytes,
@@ -220,13 +255,13 @@ def _pending_key(cert: ManagedCertificate, path) -> bytes | None:  # type: ignor
         return None
 
 
-def _new_key(cert: ManagedCertificate, files: CertificateFiles, log: RequestLog) -> bytes:
-    old_key = files.live_key_pem() if cert.reuse_key else None
+def _new_key(plan: Plan, files: CertificateFiles, log: RequestLog) -> bytes:
+    old_key = files.live_key_pem() if plan.reuse_key else None
     if old_key:
         log.info("reusing the current private key")
         return old_key
-    log.info(f"generated a new {cert.key_type} key")
-    return key_to_pem(generate_key(cert.key_type))
+    log.info(f"generated a new {plan.key_type} key")
+    return key_to_pem(generate_key(plan.key_type))
 
 
 def _forget_order(cert: ManagedCertificate, pending_key_path, *, save: bool = True) -> None:  # type: ignore[no-untyped-def]
@@ -267,18 +302,18 @@ def redeploy(data: DataDir, name: str, *, on_event: ProgressCallback | None = No
     log = RequestLog(data.certificate_log(cert.name), on_event, name=cert.name)
     try:
         log.step("start", f"deploying {stored.serial} again (no new order)")
-        error = _deploy(data, cert, stored, log, manual=True)
+        error = _deploy(data, cert, stored, deployment_targets(cert, get_settings()), log, manual=True)
         log.step("done", "deployed" if error is None else f"deployment failed: {error}", ok=error is None)
         return error
     finally:
         log.close()
 
 
-def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog,
-            manual: bool = False) -> str | None:
+def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, targets: DeploymentTargets,
+            log: RequestLog, manual: bool = False) -> str | None:
     """Deployment failures are the deployment's own status: the certificate stays issued, no reorder."""
     try:
-        deploy_certificate(data, cert, stored, log, get_settings(), manual=manual)
+        deploy_certificate(data, cert, stored, log, targets, manual=manual)
     except DeploymentFailed as exc:
         log.step("deploy", exc.message, ok=False)
         cert.deploy_status, cert.deploy_error = "failed", exc.message

@@ -9,7 +9,9 @@ folder can use the API. While it listens, `<data-dir>/service.json` says where (
     GET  /api/certificates                     [certificate view, ...]
     GET  /api/certificates/{name}              certificate view (secrets masked)
     GET  /api/certificates/{name}/preview      the Plan as JSON
-    POST /api/certificates/{name}/renew        renew now (forced): 200 outcome, 409 busy, 404/400/422/502
+    POST /api/certificates/{name}/renew        renew now (forced): 200 outcome, 409 busy, 404/400/422/502;
+                                               body {"plan": fingerprint} (optional): only if the preview
+                                               with that fingerprint still holds, else 409 and nothing done
     GET  /api/certificates/{name}/log          the certificate's log (text/plain)
     GET  /metrics                              Prometheus text format 0.0.4
 
@@ -60,6 +62,7 @@ from certify_tui.service.http_guard import (
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
+    from certify_tui.plan import Plan
 
 log = logging.getLogger(__name__)
 
@@ -268,12 +271,17 @@ class ApiApp:
     def _renew(self, request: Request, name: str) -> Response:
         cert = self.core.get_certificate(name)  # 404 before anything else
         name = cert.name
+        fingerprint = _previewed_fingerprint(request)
+        plan = self.core.preview(name) if fingerprint is not None else None
+        if plan is not None and plan.fingerprint != fingerprint:
+            return _error(409, f"'{name}' changed since it was previewed: nothing was ordered; preview it again, "
+                               "then renew.", name=name)
         with self._renewing_lock:
             if name in self._renewing:
                 return _error(409, f"{name} is already being renewed; try again later.", name=name)
             self._renewing.add(name)
         try:
-            outcome, busy = self._run_renewal(cert)
+            outcome, busy = self._run_renewal(cert, plan)
         except (NotFoundError, UsageError):
             raise
         except CertifyError as exc:
@@ -289,16 +297,30 @@ class ApiApp:
         outcome["certificate"] = self.core.certificate_view(self.core.get_certificate(name))
         return _json(outcome)
 
-    def _run_renewal(self, cert: Any) -> tuple[dict[str, Any], bool]:
+    def _run_renewal(self, cert: Any, plan: Plan | None = None) -> tuple[dict[str, Any], bool]:
         """({name, ok, message, ...}, busy) of a forced renewal; Core.renew takes the certificate's lease
-        itself and answers "busy" when another process holds it."""
+        itself and answers "busy" when another process holds it. `plan`: the preview the client saw."""
         name = cert.name
-        outcome = next((o for o in self.core.renew([name], force=True) if o.name == name), None)
+        plans = {name: plan} if plan is not None else None
+        outcome = next((o for o in self.core.renew([name], force=True, plans=plans) if o.name == name), None)
         if outcome is None:
             return {"name": name, "ok": False, "action": "busy", "message": ""}, True
         busy = outcome.action == "busy"
         return {"name": name, "ok": outcome.ok and not busy, "action": outcome.action,
                 "message": outcome.message, "serial": outcome.serial}, busy
+
+
+def _previewed_fingerprint(request: Request) -> str | None:
+    """The `plan` fingerprint a client sends with what it previewed (optional), or None."""
+    if not request.content_length:
+        return None
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise UsageError('The body must be a JSON object, such as {"plan": "<fingerprint from the preview>"}.')
+    fingerprint = body.get("plan")
+    if fingerprint is not None and not isinstance(fingerprint, str):
+        raise UsageError('"plan" must be the fingerprint (a string) that the preview returned.')
+    return fingerprint
 
 
 # -- the server -----------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from certify_tui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
-    from certify_tui.renewal.engine import RenewOutcome
+    from certify_tui.lifecycle.renew import RenewOutcome
+    from certify_tui.plan import Plan
     from certify_tui.renewal.worker import RenewalWorker
 
 
@@ -116,10 +117,11 @@ class CertifyApp(App[None]):
 
         self.push_screen(CertificateEditorScreen(name), saved)
 
-    def open_request(self, name: str) -> None:
+    def open_request(self, name: str, plan: Plan | None = None) -> None:
+        """Request `name` now; `plan`: the preview the person saw, which the request must still match."""
         from certify_tui.tui.screens.request import RequestScreen
 
-        self.push_screen(RequestScreen(name), lambda _ok: self.refresh_certificates(name))
+        self.push_screen(RequestScreen(name, plan), lambda _ok: self.refresh_certificates(name))
 
     def _push_once(self, screen_type: type[Screen], factory) -> None:  # type: ignore[no-untyped-def]
         # Not over a dialog (a stray key there must not stack screens), nor twice in a row.

@@ -264,7 +264,7 @@ async def test_save_and_request_opens_the_request(make_app, monkeypatch) -> None
     add_account()
     app = make_app(core)
     requested: list[str] = []
-    monkeypatch.setattr(app, "open_request", requested.append)
+    monkeypatch.setattr(app, "open_request", lambda name, plan=None: requested.append(name))
     async with app.run_test(size=(80, 24)) as pilot:
         await open_editor(pilot)
         await pilot.press(*"now", "enter")
@@ -273,6 +273,26 @@ async def test_save_and_request_opens_the_request(make_app, monkeypatch) -> None
         await wait_until(pilot, lambda: requested == ["now"])
         assert not isinstance(app.screen, CertificateEditorScreen)
 
+
+
+async def test_save_and_request_from_the_preview_hands_over_the_plan_shown(make_app, monkeypatch) -> None:
+    """What the person looked at is what the request must do (it refuses if the certificate changed since)."""
+    core = fresh_core("editor-request-plan")
+    add_account()
+    app = make_app(core)
+    requested: list[tuple] = []
+    monkeypatch.setattr(app, "open_request", lambda name, plan=None: requested.append((name, plan)))
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_editor(pilot)
+        await pilot.press(*"seen", "enter")
+        await type_domain(pilot, "seen.example.com")
+        screen.go_to("preview")
+        shown = (await wait_plan(pilot)).plan
+        assert shown is not None
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: len(requested) == 1)
+    assert requested[0] == ("seen", shown)
+    assert core.preview("seen").fingerprint == shown.fingerprint  # saved as shown: the request will run it
 
 # -- Deployment: mode, site, tasks --------------------------------------------------------------
 def task_lines(screen) -> list[str]:

@@ -20,10 +20,12 @@ from tui_helpers import (
     wait_until,
 )
 
+from certify_tui.events import ProgressEvent
 from certify_tui.lifecycle import Core
+from certify_tui.model import TaskConfig
 from certify_tui.tui.screens.certificates import CertificatesScreen
 from certify_tui.tui.screens.confirm import ConfirmScreen
-from certify_tui.tui.screens.request import RequestScreen
+from certify_tui.tui.screens.request import RequestScreen, StepList
 
 NAMES = ["www.tui.test", "api.tui.test"]
 
@@ -43,14 +45,14 @@ def pause_at_first(core: Core, step: str, release: threading.Event | None = None
     real = core.request
     reached = threading.Event()
 
-    def request(name, *, on_event=None, cancel=None, confirm=None):  # noqa: ANN001, ANN202
+    def request(name, *, on_event=None, cancel=None, confirm=None, **plan):  # noqa: ANN001, ANN003, ANN202
         def hook(event):  # noqa: ANN001, ANN202
             on_event(event)
             if event.step == step and not reached.is_set():
                 reached.set()
                 (release or cancel).wait(30)
 
-        return real(name, on_event=hook, cancel=cancel, confirm=confirm)
+        return real(name, on_event=hook, cancel=cancel, confirm=confirm, **plan)
 
     core.request = request  # type: ignore[method-assign]
     return reached
@@ -232,3 +234,47 @@ async def test_manual_dns_waits_for_the_person_then_issues(core: Core, pebble: P
         await wait_request_finished(pilot)
         assert screen.succeeded, screen.outcome_text
         assert core.certificate_view(core.get_certificate("hand"))["status"] == "valid"
+
+
+# -- the plan: its steps are the rows, and a preview that no longer holds is refused -----------------
+
+def test_rows_are_the_plan_steps(tmp_path: Path) -> None:
+    core = seeded_core("request-rows")
+    try:
+        spec = core.certificate_spec("mail")
+        spec.tasks = [TaskConfig("export", {"path": str(tmp_path), "formats": "pem"})]
+        core.update_certificate("mail", spec)
+        steps = StepList(core.preview("mail"))
+        assert [(r.step, r.plan_step, r.identifier) for r in steps.rows] == [
+            ("order", "order", None), ("authorization", "validate:mail.example.org", "mail.example.org"),
+            ("validation", "validate:mail.example.org", "mail.example.org"), ("finalize", "order", None),
+            ("download", "order", None), ("store", "store", None), ("deploy", "deploy", None),
+            ("task", "task:1", "task 1"), ("done", None, None)]
+        steps.apply(ProgressEvent("task", "Export: done", ok=True, plan_step="task:1"))
+        steps.apply(ProgressEvent("deploy", "not this request's step", ok=False, plan_step="deploy:elsewhere"))
+        assert [(r.step, r.state) for r in steps.rows][-3:] == [("deploy", "pending"), ("task", "ok"),
+                                                                ("done", "pending")]
+        assert any(line.split()[:4] == ["✓", "Task", "task", "1"] for line in plain(steps.render()).splitlines())
+    finally:
+        core.close()
+
+
+async def test_a_preview_that_no_longer_holds_is_refused(make_app) -> None:
+    core = seeded_core("request-stale")
+    shown = core.preview("api")  # what the person saw (the editor hands it over on save and request)
+    spec = core.certificate_spec("api")
+    spec.domains.append("www.api.example.com")
+    core.update_certificate("api", spec)  # changed since, elsewhere
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_home_loaded(pilot)
+        app.open_request("api", shown)
+        await wait_request_finished(pilot)
+        screen = app.screen
+        assert not screen.succeeded
+        assert screen.outcome_text == ("✗ Request failed: 'api' changed since it was previewed (names, rules): "
+                                       "nothing was ordered; preview it again, then request.")
+        assert [r.identifier for r in screen.steps.rows if r.step == "validation"] == ["api.example.com"]
+        assert screen.steps.find("done").state == "failed" and screen.steps.find("order").state == "pending"
+    view = core.certificate_view(core.get_certificate("api"))
+    assert view["status"] == "new" and view["versions"] == 0 and view["failure_count"] == 0

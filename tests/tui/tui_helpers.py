@@ -138,6 +138,15 @@ def scripted_events(name: str, identifiers: list[str], *, fail: str | None = Non
     return steps
 
 
+def scripted_plan_step(step: str, identifier: str | None) -> str | None:
+    """The plan step id the core's RequestLog gives such an event (see events.RequestLog.in_step)."""
+    from certify_tui.events import DEPLOY, ORDER, STORE, validation_step_id
+
+    if identifier is not None:
+        return validation_step_id(identifier)
+    return {"order": ORDER, "finalize": ORDER, "download": ORDER, "store": STORE, "deploy": DEPLOY}.get(step)
+
+
 def script_request(core: Core, *, fail: str | None = None) -> None:
     """Replace `core.request` on this instance with a fixed sequence of events and a fixed result."""
     from certify_tui.certfiles import StoredVersion
@@ -145,11 +154,16 @@ def script_request(core: Core, *, fail: str | None = None) -> None:
     from certify_tui.events import ProgressEvent
     from certify_tui.lifecycle.request import RequestResult
 
-    def request(name: str, *, on_event=None, cancel=None, confirm=None) -> RequestResult:  # noqa: ANN001
-        identifiers = list(core.get_certificate(name).identifiers)
+    def request(name: str, *, on_event=None, cancel=None, confirm=None, plan=None,  # noqa: ANN001
+                on_plan=None) -> RequestResult:  # noqa: ANN001
+        planned = core.preview(name)  # the real plan: the screen shows its steps
+        if on_plan is not None:
+            on_plan(planned)
+        identifiers = list(planned.identifiers)
         for i, (step, message, identifier, ok) in enumerate(scripted_events(name, identifiers, fail=fail)):
             if on_event is not None:
-                on_event(ProgressEvent(step, message, identifier, ok, at=FIXED_NOW + timedelta(milliseconds=50 * i)))
+                on_event(ProgressEvent(step, message, identifier, ok, at=FIXED_NOW + timedelta(milliseconds=50 * i),
+                                       plan_step=scripted_plan_step(step, identifier)))
         if fail:
             raise ValidationFailed(f"Validation failed: {fail}")
         live = core.data.certificates / name / "live"

@@ -16,6 +16,7 @@ from typing import Any
 from certify_tui.deploy.base import DeploymentTask, TaskContext
 from certify_tui.deploy.tasks import get_task
 from certify_tui.errors import CertifyError, UsageError
+from certify_tui.events import in_step, task_step_id
 from certify_tui.model import TaskConfig
 from certify_tui.plugins import StepLogger
 
@@ -70,17 +71,19 @@ def run_tasks(tasks: Sequence[TaskConfig | Mapping[str, Any]], context: TaskCont
         sleep = cancel.wait if cancel is not None else time.sleep
     outcomes: list[TaskOutcome] = []
     stop_reason: str | None = None
-    for title, task in prepared:
+    for number, (title, task) in enumerate(prepared, 1):
         options = task.options
         if not selected(options.get("trigger", "success"), context, manual):
             continue
         if stop_reason is None and cancel is not None and cancel.is_set():
             stop_reason = "cancelled"
         if stop_reason is not None:
-            log.step("task", f"{title}: skipped ({stop_reason})")
+            with in_step(log, task_step_id(number)):
+                log.step("task", f"{title}: skipped ({stop_reason})")
             outcomes.append(TaskOutcome(title, False, f"skipped ({stop_reason})", skipped=True, type=task.id))
             continue
-        outcome = _run_one(title, task, context, log, sleep, cancel)
+        with in_step(log, task_step_id(number)):  # the plan's "run task <number>"
+            outcome = _run_one(title, task, context, log, sleep, cancel)
         outcomes.append(outcome)
         if not outcome.ok and options.get("stop_on_failure", True):
             stop_reason = f"'{title}' failed"

@@ -1,6 +1,7 @@
 """Request progress: one certificate's order, step by step, with the raw event lines below.
 
-The core runs in a thread worker; its progress callback (called in that thread) only posts
+The rows are the steps of the plan the request runs (the preview the person saw, or the one the core
+reports before its first step); each event names the plan step it belongs to. The core runs in a thread worker; its progress callback (called in that thread) only posts
 messages, so every widget change happens on the UI thread. Escape while running asks, then sets
 the cancel Event the core checks between steps: nothing is replaced once it stops.
 """
@@ -24,48 +25,54 @@ from textual.screen import Screen
 from textual.widgets import Footer, Label, Log, Static
 
 from certify_tui.errors import CertifyError
-from certify_tui.events import Cancelled, ProgressEvent
-from certify_tui.tui.messages import WorkDone, WorkFailed
+from certify_tui.events import DEPLOY, ORDER, STORE, Cancelled, ProgressEvent
 from certify_tui.tui.screens.confirm import ConfirmScreen
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle.request import RequestResult
+    from certify_tui.plan import Plan, PlanStep
     from certify_tui.tui.app import CertifyApp
 
 # One mark per state, readable without colour.
 MARKS = {"pending": "·", "running": "…", "ok": "✓", "failed": "✗"}
 STYLES = {"pending": "dim", "running": "bold yellow", "ok": "bold green", "failed": "bold red"}
 LABELS = {"order": "Order", "authorization": "Authorize", "validation": "Validate", "finalize": "Finalize",
-          "download": "Download", "store": "Store", "deploy": "Deploy", "done": "Done"}
-HEAD_STEPS = ("order",)
-PER_IDENTIFIER = ("authorization", "validation")
-TAIL_STEPS = ("finalize", "download", "store", "deploy", "done")
+          "download": "Download", "store": "Store", "deploy": "Deploy", "task": "Task", "done": "Done"}
 
 
 @dataclass
 class StepRow:
-    step: str
-    identifier: str | None = None
+    step: str  # the kind of event it shows (a key of LABELS)
+    plan_step: str | None = None  # the plan step whose events change it; None: the request's end ("done")
+    identifier: str | None = None  # what it concerns: the identifier, the site, the task
     state: str = "pending"
     message: str = ""
 
 
-class StepList:
-    """The ordered steps of one request and their states, updated from ProgressEvents."""
+def _rows(steps: list[PlanStep]) -> list[StepRow]:
+    """The rows of a plan's steps: the order's phases around each identifier's validation, then the rest."""
+    validations, after = [], []
+    for step in steps:
+        if step.kind == "validate":
+            validations += [StepRow("authorization", step.id, step.subject), StepRow("validation", step.id, step.subject)]
+        elif step.kind in ("deploy", "task"):
+            after.append(StepRow(step.kind, step.id, None if step.id == DEPLOY else step.subject))
+    return [StepRow("order", ORDER), *validations, StepRow("finalize", ORDER), StepRow("download", ORDER),
+            StepRow("store", STORE), *after, StepRow("done")]
 
-    def __init__(self, identifiers: list[str] | None = None) -> None:
-        self.rows: list[StepRow] = [StepRow(s) for s in HEAD_STEPS + TAIL_STEPS]
+
+class StepList:
+    """The ordered steps of one request (its plan's) and their states, updated from ProgressEvents."""
+
+    def __init__(self, plan: Plan | None = None) -> None:
+        # Until the plan arrives: the steps every request has.
+        self.rows: list[StepRow] = _rows(plan.steps if plan else [])
+        if plan is None:
+            self.rows.insert(-1, StepRow("deploy", DEPLOY))
         self.last_changed = 0  # index of the row the latest event changed
-        for identifier in identifiers or []:
-            self._ensure(identifier)
 
     def find(self, step: str, identifier: str | None = None) -> StepRow | None:
         return next((r for r in self.rows if r.step == step and r.identifier == identifier), None)
-
-    def _ensure(self, identifier: str) -> None:
-        if self.find("authorization", identifier) is None:
-            at = len(self.rows) - len(TAIL_STEPS)
-            self.rows[at:at] = [StepRow(s, identifier) for s in PER_IDENTIFIER]
 
     def apply(self, event: ProgressEvent) -> None:
         if event.step == "failed":
@@ -79,19 +86,17 @@ class StepList:
             return
         if event.step not in LABELS:
             return  # start, info, cleanup: the log below has them
-        identifier = event.identifier if event.step in PER_IDENTIFIER else None
-        if identifier is not None:
-            self._ensure(identifier)
-            if event.step == "validation":  # answering means the authorization step is over
-                authorization = self.find("authorization", identifier)
-                if authorization is not None and authorization.state == "running":
-                    authorization.state = "ok"
-                    pending = "pending; will answer with "
-                    if authorization.message.startswith(pending):
-                        authorization.message = "answered with " + authorization.message[len(pending):]
-        row = self.find(event.step, identifier)
+        row = next((r for r in self.rows if r.step == event.step and r.plan_step == event.plan_step), None)
         if row is None:
             return
+        if event.step == "validation":  # answering means the authorization step is over
+            authorization = next((r for r in self.rows if r.step == "authorization"
+                                  and r.plan_step == event.plan_step), None)
+            if authorization is not None and authorization.state == "running":
+                authorization.state = "ok"
+                pending = "pending; will answer with "
+                if authorization.message.startswith(pending):
+                    authorization.message = "answered with " + authorization.message[len(pending):]
         row.state = "running" if event.ok is None else ("ok" if event.ok else "failed")
         row.message = event.message
         self.last_changed = self.rows.index(row)
@@ -108,12 +113,50 @@ class StepList:
         return table
 
 
-class Progress(Message):
+# -- what the worker thread tells the screen: one message per kind of news ------------------------
+
+class Progress(Message, bubble=False):
     """One ProgressEvent from the worker thread."""
 
     def __init__(self, event: ProgressEvent) -> None:
         super().__init__()
         self.event = event
+
+
+class PlanReady(Message, bubble=False):
+    """The plan the request runs, before its first step."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__()
+        self.plan = plan
+
+
+class ConfirmationRequested(Message, bubble=False):
+    """A person must act (create a DNS record) before the request goes on."""
+
+    def __init__(self, prompt: str) -> None:
+        super().__init__()
+        self.prompt = prompt
+
+
+class RequestSucceeded(Message, bubble=False):
+    def __init__(self, result: RequestResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class RequestCancelled(Message, bubble=False):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+
+class RequestFailed(Message, bubble=False):
+    """The core's one-line error (never a traceback)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
 
 
 def result_text(result: RequestResult) -> str:
@@ -130,7 +173,9 @@ def result_text(result: RequestResult) -> str:
 
 
 class RequestScreen(Screen[bool]):
-    """Runs a request for `name` in a worker, showing each step; dismisses with True on success."""
+    """Runs a request for `name` in a worker, showing each step of its plan; dismisses with True on success.
+
+    `plan`: the preview a person saw (the editor's); the request refuses if the certificate changed since."""
 
     app: CertifyApp
     CSS_PATH = "request.tcss"
@@ -140,11 +185,12 @@ class RequestScreen(Screen[bool]):
         Binding("c", "confirm_record", "Record created"),
     ]
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, plan: Plan | None = None) -> None:
         super().__init__()
         self.certificate_name = name
+        self.previewed = plan
         self.cancel_event = threading.Event()
-        self.steps = StepList()
+        self.steps = StepList(plan)
         self.running = False  # the worker is under way
         self.finished = False  # a result or an error is shown
         self.succeeded = False
@@ -183,31 +229,32 @@ class RequestScreen(Screen[bool]):
     # -- the worker: only posts messages ------------------------------------------------------
     @work(thread=True, exit_on_error=False, group="request")
     def _request(self) -> None:
-        core = self.app.core
         try:
-            identifiers = list(core.get_certificate(self.certificate_name).identifiers)
-            self.post_message(WorkDone("plan", identifiers))
-            result = core.request(self.certificate_name, on_event=self._on_event, cancel=self.cancel_event,
-                                  confirm=self._ask)
+            result = self.app.core.request(self.certificate_name, on_event=self._on_event, cancel=self.cancel_event,
+                                           confirm=self._ask, plan=self.previewed, on_plan=self._on_plan)
         except Cancelled as exc:
-            self.post_message(WorkFailed("cancelled", exc.message))
+            self.post_message(RequestCancelled(exc.message))
         except CertifyError as exc:
-            self.post_message(WorkFailed("request", exc.message))
+            self.post_message(RequestFailed(exc.message))
         except Exception as exc:  # noqa: BLE001 - the screen must always reach an end state
-            self.post_message(WorkFailed("request", f"Unexpected error: {exc.__class__.__name__}: {exc}"))
+            self.post_message(RequestFailed(f"Unexpected error: {exc.__class__.__name__}: {exc}"))
         else:
-            self.post_message(WorkDone("request", result))
+            self.post_message(RequestSucceeded(result))
 
     def _ask(self, prompt: str) -> bool:
         """Called by the core's thread when a person must act (create a DNS record): wait for `c`.
 
         The core bounds the wait; a cancel (Esc) also ends it."""
         self._confirmed.clear()
-        self.post_message(WorkDone("confirm", prompt))
+        self.post_message(ConfirmationRequested(prompt))
         while not self._confirmed.wait(0.2):
             if self.cancel_event.is_set():
                 return False
         return True
+
+    def _on_plan(self, plan: Plan) -> None:
+        """Called by the core in the worker thread, before the plan's first step."""
+        self.post_message(PlanReady(plan))
 
     def _on_event(self, event: ProgressEvent) -> None:
         """Called by the core in the worker thread: post_message is thread-safe."""
@@ -221,31 +268,32 @@ class RequestScreen(Screen[bool]):
         self.call_after_refresh(self._reveal, self.steps.last_changed)
         self.query_one("#events", Log).write_line(message.event.line())
 
-    @on(WorkDone)
-    def _work_done(self, message: WorkDone) -> None:
-        message.stop()
-        if message.tag == "plan":
-            self.steps = StepList(message.value)
-            self.query_one("#steps", Static).update(self.steps.render())
-            return
-        if message.tag == "confirm":
-            self.awaiting_confirmation = True
-            outcome = self.query_one("#outcome", Static)
-            outcome.update(Text(f"{message.value}\n\nPress c once the record exists (Esc cancels)."))
-            outcome.display = True
-            self._set_status("waiting for you: create the DNS record, then press c")
-            self.refresh_bindings()
-            return
-        self.succeeded = True
-        self._finish("succeeded", result_text(message.value), "-success")
+    @on(PlanReady)
+    def _plan_ready(self, message: PlanReady) -> None:
+        self.steps = StepList(message.plan)
+        self.query_one("#steps", Static).update(self.steps.render())
 
-    @on(WorkFailed)
-    def _work_failed(self, message: WorkFailed) -> None:
-        message.stop()
-        if message.tag == "cancelled":
-            self._finish("cancelled", f"✗ Cancelled. {message.message}", "-cancelled")
-        else:
-            self._finish("failed", f"✗ Request failed: {message.message}", "-error")
+    @on(ConfirmationRequested)
+    def _confirmation_requested(self, message: ConfirmationRequested) -> None:
+        self.awaiting_confirmation = True
+        outcome = self.query_one("#outcome", Static)
+        outcome.update(Text(f"{message.prompt}\n\nPress c once the record exists (Esc cancels)."))
+        outcome.display = True
+        self._set_status("waiting for you: create the DNS record, then press c")
+        self.refresh_bindings()
+
+    @on(RequestSucceeded)
+    def _succeeded(self, message: RequestSucceeded) -> None:
+        self.succeeded = True
+        self._finish("succeeded", result_text(message.result), "-success")
+
+    @on(RequestCancelled)
+    def _cancelled(self, message: RequestCancelled) -> None:
+        self._finish("cancelled", f"✗ Cancelled. {message.message}", "-cancelled")
+
+    @on(RequestFailed)
+    def _failed(self, message: RequestFailed) -> None:
+        self._finish("failed", f"✗ Request failed: {message.message}", "-error")
 
     def _finish(self, status: str, text: str, css_class: str) -> None:
         self.running = False

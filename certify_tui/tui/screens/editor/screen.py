@@ -32,6 +32,7 @@ from certify_tui.tui.widgets.plugin_items import PluginItems
 
 if TYPE_CHECKING:
     from certify_tui.deploy.base import DeploymentTask, Site
+    from certify_tui.plan import Plan
     from certify_tui.tui.app import CertifyApp
     from certify_tui.tui.widgets.plugin_items import Item
 
@@ -93,6 +94,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.advanced = AdvancedStep(classes="step")
         self.preview = PreviewStep(id="plan")
         self._baseline: dict[str, Any] | None = None
+        self.shown_plan: Plan | None = None  # the preview on screen when saving, handed to the request
 
     # -- what the steps hold (read by tests) -------------------------------------------------------
     @property
@@ -255,6 +257,8 @@ class CertificateEditorScreen(Screen[str | None]):
             return
         self.saving = True
         self._show_status("")
+        # The plan on screen, if the person is looking at it: the request must still do what it says.
+        self.shown_plan = self.preview.plan if self.query_one(TabbedContent).active == "preview" else None
         self._save(spec, then_request)
 
     @work(thread=True, exclusive=True, group="editor-save", exit_on_error=False)
@@ -279,7 +283,7 @@ class CertificateEditorScreen(Screen[str | None]):
         self.notify(f"Saved {event.name}.")
         self.dismiss(event.name)
         if event.then_request:
-            self.app.call_later(self.app.open_request, event.name)
+            self.app.call_later(self.app.open_request, event.name, self.shown_plan)
 
     @on(SaveFailed)
     def _save_failed(self, event: SaveFailed) -> None:
