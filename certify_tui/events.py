@@ -141,10 +141,12 @@ class RequestLog:
             raise Cancelled()
 
     def _append(self, line: str) -> None:
+        if self.path is None:  # a log without a file (callers check first)
+            return
         try:
             if self._handle is None:  # opened once per request; line-buffered so `tail -f` sees each step
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # type: ignore[union-attr]
-                self._handle = open_private_log(self.path, line_buffered=True)  # type: ignore[arg-type]
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                self._handle = open_private_log(self.path, line_buffered=True)
             self._handle.write(line + "\n")
         except OSError as exc:
             # A log that cannot be written must not stop a renewal; the app log still has the line.

@@ -81,7 +81,7 @@ class _Checker:
 
     @staticmethod
     def _group(rule: ChallengeRule, names: list[str]) -> _Group:
-        challenge, provider_id = rule.challenge, rule.provider
+        challenge, provider_id = rule.challenge, rule.provider or "default"  # stored rules name theirs
         try:
             return _Group(challenge, provider_id, names, provider_from(rule))
         except CertifyError as exc:

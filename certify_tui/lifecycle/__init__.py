@@ -38,6 +38,7 @@ from certify_tui.store.url import DatabaseURL, parse_database_url
 
 if TYPE_CHECKING:
     from certify_tui.cert_test import Check
+    from certify_tui.deploy.base import DeploymentTask
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
 
@@ -136,7 +137,7 @@ class Core:
         return dict(certificates.DEPLOYMENT_MODES)
 
     @staticmethod
-    def deployment_task_types() -> list[type]:
+    def deployment_task_types() -> list[type[DeploymentTask]]:
         """Deployment task plug-ins; each declares its parameters (`params`) for forms."""
         from certify_tui.deploy.tasks import task_types
 

@@ -46,7 +46,7 @@ from certify_tui.oserrors import storage_error
 from certify_tui.paths import DataDir, ensure_private_dir, write_private_file
 from certify_tui.plan import Plan, PlanChanged
 from certify_tui.renewal import leases, policy, repair
-from certify_tui.store.models import CertificateVersion, ManagedCertificate
+from certify_tui.store.models import Account, CertificateVersion, ManagedCertificate
 
 PENDING_KEY = "pending-privkey.pem"
 
@@ -64,10 +64,10 @@ class RequestResult:
 _sessions = threading.local()
 
 
-def cached_session(account) -> AcmeSession:  # type: ignore[no-untyped-def]
+def cached_session(account: Account) -> AcmeSession:
     """One ACME session per thread and account: a ClientNetwork is not thread-safe, and reusing
     it saves the directory fetch and the TLS handshake on every renewal."""
-    cache: dict = _sessions.__dict__.setdefault("by_account", {})
+    cache: dict[tuple[int, str | None, str], AcmeSession] = _sessions.__dict__.setdefault("by_account", {})
     key = (account.id, account.uri, account.directory_url)
     session = cache.get(key)
     if session is None:
@@ -242,10 +242,10 @@ def _reload(cert: ManagedCertificate) -> None:
     """Forget the in-memory values of a rolled-back success, so a failure record cannot save them."""
     with contextlib.suppress(peewee.PeeweeException):
         cert.__data__ = dict(type(cert).get_by_id(cert.id).__data__)
-    cert._dirty.clear()
+    cert.mark_clean()
 
 
-def _pending_key(cert: ManagedCertificate, path) -> bytes | None:  # type: ignore[no-untyped-def]
+def _pending_key(cert: ManagedCertificate, path: Path) -> bytes | None:
     if not cert.pending_order_url:
         return None
     try:
@@ -264,7 +264,7 @@ def _new_key(plan: Plan, files: CertificateFiles, log: RequestLog) -> bytes:
     return key_to_pem(generate_key(plan.key_type))
 
 
-def _forget_order(cert: ManagedCertificate, pending_key_path, *, save: bool = True) -> None:  # type: ignore[no-untyped-def]
+def _forget_order(cert: ManagedCertificate, pending_key_path: Path, *, save: bool = True) -> None:
     with contextlib.suppress(FileNotFoundError):
         pending_key_path.unlink()
     if cert.pending_order_url:

@@ -29,6 +29,12 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
         only_save_dirty = True  # an UPDATE names only what changed: less SQL, fewer lost concurrent edits
 
+    _dirty: set[str]  # peewee's names of the fields changed since the last save (its stubs omit it)
+
+    def mark_clean(self) -> None:
+        """Forget unsaved changes: the next save writes only what is changed after this."""
+        self._dirty.clear()
+
 
 class SchemaVersion(BaseModel):
     id = peewee.AutoField()  # what peewee adds unless told, declared so that type checkers see it

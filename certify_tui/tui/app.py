@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
+from rich.console import RenderableType
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -52,9 +53,9 @@ class CertifyApp(App[None]):
         self.renewer: RenewalWorker | None = None
         self.quitting = False
 
-    def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def, override]
+    def exit(self, result: None = None, return_code: int = 0, message: RenderableType | None = None) -> None:
         self.quitting = True
-        super().exit(*args, **kwargs)
+        super().exit(result, return_code, message)
 
     async def on_event(self, event: events.Event) -> None:
         # exit() queues its message behind keys already typed ("q s"): a key handled after it would push
@@ -91,7 +92,7 @@ class CertifyApp(App[None]):
     def _renewal_finished(self, message: RenewalFinished) -> None:
         outcome = message.outcome
         if outcome.action in ("renewed", "failed", "deploy-failed"):
-            severity = "information" if outcome.ok else "error"
+            severity: SeverityLevel = "information" if outcome.ok else "error"
             self.notify(f"{outcome.name}: {outcome.message}", severity=severity, title="Renewal")
             self.refresh_certificates()
 
@@ -123,7 +124,7 @@ class CertifyApp(App[None]):
 
         self.push_screen(RequestScreen(name, plan), lambda _ok: self.refresh_certificates(name))
 
-    def _push_once(self, screen_type: type[Screen], factory) -> None:  # type: ignore[no-untyped-def]
+    def _push_once(self, screen_type: type[Screen[Any]], factory: Callable[[], Screen[Any]]) -> None:
         # Not over a dialog (a stray key there must not stack screens), nor twice in a row.
         if isinstance(self.screen, ModalScreen) and not isinstance(self.screen, screen_type):
             return
@@ -158,7 +159,7 @@ class CertifyApp(App[None]):
             return
         self.exit()
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         yield SystemCommand("New certificate", "Describe a new managed certificate", lambda: self.open_editor(None))
         yield SystemCommand("Accounts", "List, add and deactivate ACME accounts", self.action_accounts)

@@ -31,9 +31,10 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from certify_tui.challenges.base import ChallengeProvider
-from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider
 from certify_tui.challenges.dns.lexicon_catalog import display_name, missing_extra, provider_names
 from certify_tui.challenges.dns.lexicon_options import load_module, option_specs
+from certify_tui.challenges.dns.records import TxtRecord
 from certify_tui.errors import CertifyError, OperationError, UsageError
 from certify_tui.plugins import SECRET_MASK, Param, StepLogger
 
@@ -67,7 +68,7 @@ def _install_http_timeout() -> None:
             kwargs["timeout"] = default
         return original(self, request, *args, **kwargs)
 
-    HTTPAdapter.send = send  # type: ignore[method-assign]
+    setattr(HTTPAdapter, "send", send)  # noqa: B010 - patching a library class on purpose, once
 
 
 @contextlib.contextmanager
@@ -96,7 +97,7 @@ class _Lazy:
         cache = owner.__dict__.get("_lazy_cache")
         if cache is None:
             cache = {}
-            owner._lazy_cache = cache  # type: ignore[attr-defined]  # per class, not inherited
+            owner._lazy_cache = cache  # per class, not inherited
         if self.name not in cache:
             cache[self.name] = self.compute(owner)
         return cache[self.name]
@@ -125,9 +126,10 @@ class LexiconDnsProvider(DnsProvider):
     """Base of the generated classes: runs lexicon's `lexicon_name` provider for one TXT record at a time."""
 
     lexicon_name: ClassVar[str] = ""
-    title = _Lazy(_title)  # type: ignore[assignment]
-    description = _Lazy(_description)  # type: ignore[assignment]
-    params = _Lazy(_params)  # type: ignore[assignment]
+    _lazy_cache: ClassVar[dict[str, Any]]  # declared, never set here: each generated class gets its own
+    title = _Lazy(_title)
+    description = _Lazy(_description)
+    params = _Lazy(_params)
 
     @classmethod
     def unavailable_reason(cls) -> str | None:

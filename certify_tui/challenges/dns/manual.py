@@ -8,7 +8,8 @@ nameservers serve the value before the CA is told.
 
 from __future__ import annotations
 
-from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider
+from certify_tui.challenges.dns.records import TxtRecord
 from certify_tui.challenges.probing import Check, ProbeContext, check_names, skipped
 from certify_tui.errors import OperationError
 from certify_tui.plugins import Param, StepLogger

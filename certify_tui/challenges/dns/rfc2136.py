@@ -17,7 +17,8 @@ import dns.tsig
 import dns.update
 
 from certify_tui.challenges.dns import zones
-from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider
+from certify_tui.challenges.dns.records import TxtRecord
 from certify_tui.challenges.dns.zones import DnsLookupError, Server
 from certify_tui.errors import OperationError, UsageError
 from certify_tui.plugins import Param, StepLogger

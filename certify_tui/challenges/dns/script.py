@@ -12,7 +12,8 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider, TxtRecord
+from certify_tui.challenges.dns.base import PROPAGATION_PARAMS, DnsProvider
+from certify_tui.challenges.dns.records import TxtRecord
 from certify_tui.errors import OperationError
 from certify_tui.plugins import Param, StepLogger
 from certify_tui.user_commands import check_command_line, program_name, run_command

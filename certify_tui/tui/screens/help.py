@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -31,7 +32,7 @@ class HelpGroup:
     rows: list[tuple[str, str]]  # (keys as shown, what they do)
 
 
-def key_text(app: App, binding: Binding) -> str:
+def key_text(app: App[Any], binding: Binding) -> str:
     """A key as a person types it: ctrl+r rather than ^r, enter rather than ⏎."""
     shown = re.sub(r"(^|\+)\^(?=.)", r"\1ctrl+", app.get_key_display(binding))
     return shown.replace("⏎", "enter").replace("⌫", "backspace")
@@ -46,7 +47,7 @@ def _describe(binding: Binding) -> str:
     return action.replace("_", " ").capitalize()
 
 
-def _node_title(node: DOMNode, screen: Screen) -> str:
+def _node_title(node: DOMNode, screen: Screen[Any]) -> str:
     if isinstance(node, App):
         return "Everywhere"
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", type(node).__name__.removesuffix("Screen")).strip()
@@ -85,7 +86,7 @@ def node_rows(node: DOMNode) -> list[tuple[str, str]]:
     return [(" / ".join(merged[row]), row[1]) for row in ordered]
 
 
-def binding_groups(screen: Screen) -> list[HelpGroup]:
+def binding_groups(screen: Screen[Any]) -> list[HelpGroup]:
     """The bindings that apply on `screen`: its focused widget and that widget's containers, the
     screen, then the app (the order Textual looks them up in)."""
     focused = screen.focused
@@ -119,7 +120,7 @@ class HelpScreen(ModalScreen[None]):
         super().__init__()
         self.groups: list[HelpGroup] = []
 
-    def _underlying(self) -> Screen:
+    def _underlying(self) -> Screen[Any]:
         stack = self.app.screen_stack
         if self in stack:
             index = stack.index(self)

@@ -86,8 +86,8 @@ class StepList:
             return
         if event.step not in LABELS:
             return  # start, info, cleanup: the log below has them
-        row = next((r for r in self.rows if r.step == event.step and r.plan_step == event.plan_step), None)
-        if row is None:
+        target = next((r for r in self.rows if r.step == event.step and r.plan_step == event.plan_step), None)
+        if target is None:
             return
         if event.step == "validation":  # answering means the authorization step is over
             authorization = next((r for r in self.rows if r.step == "authorization"
@@ -97,9 +97,9 @@ class StepList:
                 pending = "pending; will answer with "
                 if authorization.message.startswith(pending):
                     authorization.message = "answered with " + authorization.message[len(pending):]
-        row.state = "running" if event.ok is None else ("ok" if event.ok else "failed")
-        row.message = event.message
-        self.last_changed = self.rows.index(row)
+        target.state = "running" if event.ok is None else ("ok" if event.ok else "failed")
+        target.message = event.message
+        self.last_changed = self.rows.index(target)
 
     def render(self) -> Table:
         table = Table.grid(padding=(0, 1), expand=True)

@@ -52,7 +52,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("next", "Renews", 10),
     Column("result", "Last result", 4, flex=True, minimum=8),
 )
-SORT_KEYS: dict[str, Callable[[CertificateRow], object]] = {
+SORT_KEYS: dict[str, Callable[[CertificateRow], str | datetime]] = {
     "name": lambda r: r.name.lower(),
     "primary": lambda r: r.primary,
     "status": lambda r: r.status,
@@ -240,11 +240,11 @@ class CertificateList(ScrollView, can_focus=True):
         width = self.size.width
         widths = self._widths(width)
         if y == 0:
-            style = self.get_component_rich_style("certificate-list--header")
+            header = self.get_component_rich_style("certificate-list--header")
             arrow = "▼" if not self.sort_reverse else "▲"
             text = " ".join(fit(c.title + (arrow if c.key == self.sort_key else ""), w)
                             for c, w in zip(COLUMNS, widths, strict=True))
-            return Strip([Segment(fit(text, width), style)], width)
+            return Strip([Segment(fit(text, width), header)], width)
         line = y - 1 + int(self.scroll_offset.y)
         if line >= len(self.shown):
             return Strip.blank(width, self.rich_style)

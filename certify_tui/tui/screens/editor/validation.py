@@ -130,7 +130,7 @@ class RuleEditor(PluginItems):
 
     async def add_item(self) -> None:
         providers = self.providers.get("http-01", [])
-        rule = {"pattern": "", "challenge": "http-01", "provider": providers[0].id if providers else None,
+        rule: Item = {"pattern": "", "challenge": "http-01", "provider": providers[0].id if providers else None,
                 "options": {}}
         # A rule after the catch-all '*' would never match, so new rules go before it.
         catch_all = next((i for i, r in enumerate(self.items) if r["pattern"].strip() == "*"), len(self.items))
