@@ -6,7 +6,7 @@ that posts it and handles it with `@on(...)`; a failure subclasses `Failed`.
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from textual.message import Message
 
@@ -25,22 +25,3 @@ class Failed(Message):
     def of(cls, error: CertifyError) -> Self:
         """The failure for a core error, keeping the field it names."""
         return cls(error.message, error.field)
-
-
-# The request screen's generic messages; the other screens have one class per outcome.
-class WorkDone(Message):
-    """A worker's result. `tag` says which job it was; `value` is what the core returned."""
-
-    def __init__(self, tag: str, value: Any = None) -> None:
-        super().__init__()
-        self.tag = tag
-        self.value = value
-
-
-class WorkFailed(Message):
-    """A worker's failure, carrying the core's one-line message (never a traceback)."""
-
-    def __init__(self, tag: str, message: str) -> None:
-        super().__init__()
-        self.tag = tag
-        self.message = message
