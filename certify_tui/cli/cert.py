@@ -6,13 +6,13 @@ import argparse
 import sys
 
 from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
-from certify_tui.plugins import parse_option_pairs
 
 
 def register(sub: Subcommands) -> None:
@@ -27,7 +27,7 @@ def register(sub: Subcommands) -> None:
     add.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
     add.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
     add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
-                     help="provider option (standalone: address, port; webroot: path)")
+                     help=f"provider option (standalone: address, port; webroot: path): {OPTION_HELP}")
     add.add_argument("--key-type", default="ec256", choices=list(KEY_TYPES))
     add.add_argument("--reuse-key", action="store_true", help="keep the same private key across renewals")
     add.add_argument("--preferred-chain", metavar="ISSUER_CN", help="prefer the chain up to this issuer")
@@ -67,7 +67,8 @@ def register(sub: Subcommands) -> None:
                                                      "or a comma list (default '*', the catch-all rule)")
     rule.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
     rule.add_argument("--provider", help="challenge provider (certify-tui providers lists them)")
-    rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="provider option")
+    rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
+                      help=f"provider option: {OPTION_HELP}")
     rule.add_argument("--remove", action="store_true", help="remove the rule with this pattern")
     rule.set_defaults(run=_rule)
 
@@ -80,7 +81,7 @@ def register(sub: Subcommands) -> None:
 def _add(core: Core, args: argparse.Namespace) -> int:
     cert = core.add_certificate(
         name=args.name, domains=args.domain, account=args.account, challenge=args.challenge,
-        provider=args.provider, options=parse_option_pairs(args.option), key_type=args.key_type,
+        provider=args.provider, options=option_pairs(args.option), key_type=args.key_type,
         reuse_key=args.reuse_key, preferred_chain=args.preferred_chain, profile=args.profile,
         auto_renew=not args.no_auto_renew)
     if args.json:
@@ -190,7 +191,7 @@ def _deploy(core: Core, args: argparse.Namespace) -> int:
 
 def _rule(core: Core, args: argparse.Namespace) -> int:
     rules = core.set_challenge_rule(args.name, args.pattern, args.challenge, args.provider,
-                                    parse_option_pairs(args.option), remove=args.remove)
+                                    option_pairs(args.option), remove=args.remove)
     for number, rule in enumerate(rules, 1):
         print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}")
     return 0

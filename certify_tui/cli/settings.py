@@ -6,10 +6,11 @@ import argparse
 from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import print_fields, print_json
 from certify_tui.cli.parser import Subcommands
 from certify_tui.lifecycle import Core
-from certify_tui.plugins import SECRET_MASK, parse_option_pairs
+from certify_tui.plugins import SECRET_MASK
 
 
 def register(sub: Subcommands) -> None:
@@ -21,13 +22,14 @@ def register(sub: Subcommands) -> None:
     show.set_defaults(run=_show)
 
     change = actions.add_parser("set", help="change settings: KEY=VALUE ...")
-    change.add_argument("pairs", nargs="+", metavar="KEY=VALUE")
+    change.add_argument("pairs", nargs="+", metavar="KEY=VALUE", help=OPTION_HELP)
     change.set_defaults(run=_set)
 
     rule = actions.add_parser("default-rule", help="the validation rule new certificates start with")
     rule.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
     rule.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
-    rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="provider option")
+    rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
+                      help=f"provider option: {OPTION_HELP}")
     rule.set_defaults(run=_default_rule)
 
     test = actions.add_parser("test-notification", help="send a test notification to the configured URLs")
@@ -52,13 +54,13 @@ def _show(core: Core, args: argparse.Namespace) -> int:
 
 
 def _set(core: Core, args: argparse.Namespace) -> int:
-    core.update_settings(parse_option_pairs(args.pairs))
+    core.update_settings(option_pairs(args.pairs))
     print("Saved.")
     return 0
 
 
 def _default_rule(core: Core, args: argparse.Namespace) -> int:
-    rule = core.set_default_rule(args.challenge, args.provider, parse_option_pairs(args.option))
+    rule = core.set_default_rule(args.challenge, args.provider, option_pairs(args.option))
     print(f"New certificates start with {rule.challenge} via {rule.provider} {rule.options}.")
     return 0
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
 from certify_tui.errors import UsageError
+from certify_tui.plugins.option_values import parse_option_pairs
 
 # "address": an IP address to listen on; "path": an absolute path ('~' allowed), which must exist if the
 # parameter says so. Both are checked when a person gives the value (Plugin.validate_input, from every
@@ -21,6 +22,7 @@ from certify_tui.errors import UsageError
 PARAM_TYPES = ("str", "int", "bool", "path", "choice", "address")
 _EXISTS = {"file": ("file", os.path.isfile), "dir": ("folder", os.path.isdir)}
 SECRET_MASK = "********"
+__all__ = ["PARAM_TYPES", "SECRET_MASK", "Param", "Plugin", "StepLogger", "parse_option_pairs"]
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
@@ -169,18 +171,3 @@ class Plugin:
     @classmethod
     def describe_params(cls) -> list[dict[str, Any]]:
         return [p.to_dict() for p in cls.params]
-
-
-def parse_option_pairs(pairs: list[str] | None) -> dict[str, str]:
-    """`--option key=value` strings to a dict; a key given twice is an error (which one was meant?)."""
-    options: dict[str, str] = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise UsageError(f"Option '{pair}' must look like key=value.")
-        if key in options:
-            # The values are not repeated: one may be a secret.
-            raise UsageError(f"Option '{key}' is given twice: give it once.")
-        options[key] = value
-    return options
