@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli import cert_log, cert_settings, cert_tasks
 from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
-from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
 
 
@@ -19,22 +20,9 @@ def register(sub: Subcommands) -> None:
     cert = sub.add_parser("cert", help="managed certificates")
     actions = cert.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    add = actions.add_parser("add", help="add a managed certificate (does not order it yet)")
-    add.add_argument("name", help="a short name: letters, digits, '.', '_' and '-'")
-    add.add_argument("--domain", "-d", action="append", required=True, metavar="D",
-                     help="a name to include (repeat; the first is the primary)")
-    add.add_argument("--account", metavar="EMAIL", help="the account to use (needed when there are several)")
-    add.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
-    add.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
-    add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
-                     help=f"provider option (standalone: address, port; webroot: path): {OPTION_HELP}")
-    add.add_argument("--key-type", default="ec256", choices=list(KEY_TYPES))
-    add.add_argument("--reuse-key", action="store_true", help="keep the same private key across renewals")
-    add.add_argument("--preferred-chain", metavar="ISSUER_CN", help="prefer the chain up to this issuer")
-    add.add_argument("--profile", help="ACME profile to ask the CA for (if it lists profiles)")
-    add.add_argument("--no-auto-renew", action="store_true", help="do not renew automatically")
-    add.add_argument("--json", action="store_true")
-    add.set_defaults(run=_add)
+    cert_settings.register(actions)
+    cert_tasks.register(actions)
+    cert_log.register(actions)
 
     lst = actions.add_parser("list", help="list managed certificates")
     lst.add_argument("--json", action="store_true")
@@ -78,20 +66,6 @@ def register(sub: Subcommands) -> None:
     rm.set_defaults(run=_remove)
 
 
-def _add(core: Core, args: argparse.Namespace) -> int:
-    cert = core.add_certificate(
-        name=args.name, domains=args.domain, account=args.account, challenge=args.challenge,
-        provider=args.provider, options=option_pairs(args.option), key_type=args.key_type,
-        reuse_key=args.reuse_key, preferred_chain=args.preferred_chain, profile=args.profile,
-        auto_renew=not args.no_auto_renew)
-    if args.json:
-        print_json(core.certificate_view(cert))
-    else:
-        print(f"Added {cert.name} for {', '.join(cert.identifiers)}. Next: certify-tui cert preview {cert.name}, "
-              f"then certify-tui cert request {cert.name}.")
-    return 0
-
-
 def _list(core: Core, args: argparse.Namespace) -> int:
     views = [core.certificate_view(c) for c in core.list_certificates()]
     if args.json:
@@ -123,8 +97,22 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
         *([("Problem", view["problem"])] if view["problem"] else []),
         *[(f"File {role}", path) for role, path in files.items()],
+        ("Auto-renew", "yes" if view["auto_renew"] else "no"),
+        ("Renewal", _renewal_text(view["renewal"])),
+        ("Deploy mode", view["deployment"]["mode"]),
+        *([("Deploy site", view["deployment"]["site"])] if view["deployment"].get("site") else []),
+        ("Tasks", "-" if not view["deployment"]["tasks"] else ""),
     ])
+    for task in view["deployment"]["tasks"]:
+        print(f"  {task['number']}. {safe_text(task['type'])}: {safe_text(task['title'])} "
+              f"(runs on {task['trigger']})")
     return 0
+
+
+def _renewal_text(renewal: dict[str, Any]) -> str:
+    kind, value = next(iter(renewal.items()))
+    return {"percent": f"at {value}% of the lifetime", "days_before": f"{value} days before expiry",
+            "days_after": f"{value} days after issuance"}.get(kind, f"{kind} {value}")
 
 
 def _preview(core: Core, args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import peewee
@@ -21,10 +22,11 @@ from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
-from certify_tui.lifecycle import accounts, certificates, database, planning, settings
+from certify_tui.lifecycle import accounts, certificates, database, planning, settings, tasks
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
+from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
 from certify_tui.logfiles import PrivateFileHandler
-from certify_tui.model import ChallengeRule
+from certify_tui.model import ChallengeRule, TaskConfig
 from certify_tui.oserrors import is_read_only_folder, storage_error
 from certify_tui.paths import DataDir, os_error_reason
 from certify_tui.plan import Plan
@@ -39,6 +41,7 @@ from certify_tui.store.url import DatabaseURL, parse_database_url
 if TYPE_CHECKING:
     from certify_tui.cert_test import Check
     from certify_tui.deploy.base import DeploymentTask
+    from certify_tui.deploy.tasks.runner import TaskOutcome
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
 
@@ -182,6 +185,27 @@ class Core:
     def certificate_spec(self, name: str) -> CertificateSpec:
         return certificates.spec_of(certificates.get_certificate(name))
 
+    def change_certificate(self, name: str, changes: CertificateChanges) -> ManagedCertificate:
+        """Change only what `changes` sets (`cert set`, the API's PATCH); validated like the editor's save."""
+        return self.update_certificate(name, apply_changes(self.certificate_spec(name), changes))
+
+    # -- deployment tasks, numbered from 1 ---------------------------------------------------------
+    def list_tasks(self, name: str) -> list[TaskConfig]:
+        return tasks.list_tasks(name)
+
+    def add_task(self, name: str, task: TaskConfig) -> list[TaskConfig]:
+        return tasks.add_task(self.data, name, task)
+
+    def remove_task(self, name: str, number: int) -> TaskConfig:
+        return tasks.remove_task(self.data, name, number)
+
+    def move_task(self, name: str, number: int, to: int) -> list[TaskConfig]:
+        return tasks.move_task(self.data, name, number, to)
+
+    def run_task(self, name: str, number: int, *, on_event: ProgressCallback | None = None) -> TaskOutcome:
+        """Run task `number` now (a manual one too) against the live files; its outcome, ok or not."""
+        return tasks.run_task(self.data, name, number, on_event=on_event)
+
     def preview_spec(self, spec: CertificateSpec, editing: str | None = None) -> Plan:
         """The plan for unsaved settings (the editor's Preview step); nothing is stored.
 
@@ -286,6 +310,10 @@ class Core:
         from certify_tui.lifecycle.request import redeploy
 
         return redeploy(self.data, certificates.get_certificate(name).name, on_event=on_event)
+
+    def certificate_log_path(self, name: str) -> Path:
+        """Where the certificate's log is written (it may not exist yet), for a face that follows it."""
+        return self.data.certificate_log(certificates.get_certificate(name).name)
 
     def certificate_log(self, name: str) -> str:
         cert = certificates.get_certificate(name)

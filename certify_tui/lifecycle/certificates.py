@@ -81,6 +81,29 @@ def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
     return tuple(checked)
 
 
+def task_view(number: int, task: TaskConfig) -> dict[str, Any]:
+    """One task as faces list it (numbered from 1), secrets masked; the runner's defaults filled in."""
+    from certify_tui.deploy.tasks import get_task
+
+    try:
+        cls = get_task(task.type)
+        options = cls.redact(task.options)
+        title = task.title or cls.title
+    except UsageError:  # a type no longer installed: shown as stored, every value masked
+        options, title = dict.fromkeys(task.options, "********"), task.title or task.type
+    return {"number": number, "type": task.type, "title": title,
+            "trigger": task.options.get("trigger", "success"), "retries": task.options.get("retries", 0),
+            "retry_delay": task.options.get("retry_delay", 5),
+            "stop_on_failure": task.options.get("stop_on_failure", True), "options": options}
+
+
+def deployment_view(deployment: DeploymentSettings) -> dict[str, Any]:
+    """The deployment in its stored shape, each task's secrets masked (and its number, trigger... added)."""
+    view = deployment.to_json()
+    view["tasks"] = [task_view(number, task) for number, task in enumerate(deployment.tasks, 1)]
+    return view
+
+
 def renewal_policy(kind: str, value: object) -> RenewalPolicy:
     """The policy a person gives (the value may be text as typed): percent 1-99, or more than 0 days
     before expiry or after issuance; a clear error otherwise."""
@@ -375,7 +398,7 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "preferred_chain": cert.preferred_chain,
         "profile": cert.profile,
         "challenge_rules": [redacted(r).to_json() for r in cert.challenge_rules],
-        "deployment": cert.deployment.to_json(),
+        "deployment": deployment_view(cert.deployment),
         "renewal": cert.renewal.to_json(),
         "auto_renew": cert.auto_renew,
         "serial": version.serial if version else None,
