@@ -6,6 +6,7 @@ Built from the library's public calls (`ClientNetwork.post`, `ClientV2.get_direc
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 import josepy as jose
 import requests
 from acme import client as acme_client
-from acme import messages
+from acme import jws, messages
 
 from certify_tui.ca import challenge_types  # noqa: F401 - registers tls-alpn-01 before any authz is read
 from certify_tui.ca.network import RetryingNetwork, jwk_and_alg
@@ -101,11 +102,37 @@ class AcmeSession:
         return self._call(lambda: self.client.new_account(registration))
 
     def deactivate(self) -> None:
+        regr = self._registered("deactivate it")
+        self._call(lambda: self.client.deactivate_registration(regr))
+
+    def update_contact(self, email: str) -> None:
+        """Replace the account's contact at the CA (RFC 8555 7.3.2)."""
+        regr = self._registered("change its contact")
+        update = messages.Registration.from_data(email=email)
+        self._call(lambda: self.client.update_registration(regr, update))
+
+    def change_key(self, new_key: PrivateKey) -> None:
+        """Roll the account over to `new_key` (RFC 8555 7.3.5): an inner JWS signed by the new key, naming the
+        account and its old key, posted to keyChange signed by the old one. The library (acme 5.x) has no
+        call for it. Afterwards only `new_key` signs for this account: the caller must store it."""
+        regr = self._registered("change its key")
+        url = self._directory_url("keyChange", "account key changes")
+        new_jwk, new_alg = jwk_and_alg(new_key)
+        payload = {"account": regr.uri, "oldKey": self.jwk.public_key().to_json()}
+        inner = jws.JWS.sign(json.dumps(payload).encode(), key=new_jwk, alg=new_alg, nonce=None, url=url)
+        self.post(url, inner)
+
+    def _registered(self, what: str) -> messages.RegistrationResource:
         regr = self.net.account
         if regr is None:
-            raise OperationError("This account has no URL at the CA (it was never registered): "
-                                 "nothing to deactivate.")
-        self._call(lambda: self.client.deactivate_registration(regr))
+            raise OperationError(f"This account has no URL at the CA (it was never registered): cannot {what}.")
+        return regr
+
+    def _directory_url(self, name: str, what: str) -> str:
+        try:
+            return str(self.directory[name])
+        except KeyError:
+            raise OperationError(f"This CA does not support {what} (its directory has no {name}).") from None
 
     # -- orders ----------------------------------------------------------------------------------
     def post_as_get(self, url: str, **kwargs: Any) -> requests.Response:

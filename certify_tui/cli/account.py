@@ -32,10 +32,40 @@ def register(sub: Subcommands) -> None:
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(run=_list)
 
+    change = actions.add_parser("set", help="change an account's contact address at its CA")
+    change.add_argument("account", metavar="EMAIL_OR_ID")
+    change.add_argument("--email", required=True, help="the new contact address")
+    change.add_argument("--json", action="store_true")
+    change.set_defaults(run=_set)
+
+    rollover = actions.add_parser("key-rollover", help="replace the account key at its CA (RFC 8555 key change)")
+    rollover.add_argument("account", metavar="EMAIL_OR_ID")
+    rollover.add_argument("--json", action="store_true")
+    rollover.set_defaults(run=_key_rollover)
+
     deactivate = actions.add_parser("deactivate", help="deactivate an account at its CA (cannot be undone)")
     deactivate.add_argument("account", metavar="EMAIL_OR_ID")
     deactivate.add_argument("--json", action="store_true")
     deactivate.set_defaults(run=_deactivate)
+
+
+def _set(core: Core, args: argparse.Namespace) -> int:
+    account = core.change_account_email(args.account, args.email)
+    if args.json:
+        print_json(core.account_view(account))
+    else:
+        print(f"Account {account.id}: contact is now {account.email} at {account.ca_name or account.directory_url}.")
+    return 0
+
+
+def _key_rollover(core: Core, args: argparse.Namespace) -> int:
+    account = core.roll_over_account_key(args.account)
+    if args.json:
+        print_json(core.account_view(account))
+    else:
+        print(f"Account {account.id} ({account.email}) now signs with a new {account.key_type} key; "
+              f"the CA no longer accepts the old one.")
+    return 0
 
 
 def _add(core: Core, args: argparse.Namespace) -> int:

@@ -42,12 +42,14 @@ def register(actions: Subcommands) -> None:
     remove = verbs.add_parser("remove", help="remove task N")
     remove.add_argument("name")
     remove.add_argument("number", type=int, metavar="N")
+    remove.add_argument("--json", action="store_true")
     remove.set_defaults(run=_remove)
 
     move = verbs.add_parser("move", help="move task N to position M")
     move.add_argument("name")
     move.add_argument("number", type=int, metavar="N")
     move.add_argument("--to", type=int, required=True, metavar="M")
+    move.add_argument("--json", action="store_true")
     move.set_defaults(run=_move)
 
     types = verbs.add_parser("types", help="the task types and their options")
@@ -57,6 +59,7 @@ def register(actions: Subcommands) -> None:
     run = verbs.add_parser("run", help="run task N now against the current files (a manual one too)")
     run.add_argument("name")
     run.add_argument("number", type=int, metavar="N")
+    run.add_argument("--json", action="store_true")
     run.set_defaults(run=_run)
 
 
@@ -98,12 +101,15 @@ def _list(core: Core, args: argparse.Namespace) -> int:
 
 def _remove(core: Core, args: argparse.Namespace) -> int:
     removed = core.remove_task(args.name, args.number)
+    if args.json:
+        _print_tasks(core, args.name, core.list_tasks(args.name), True)
+        return 0
     print(f"Removed task {args.number} ({removed.title or removed.type}).")
     return 0
 
 
 def _move(core: Core, args: argparse.Namespace) -> int:
-    _print_tasks(core, args.name, core.move_task(args.name, args.number, args.to), False)
+    _print_tasks(core, args.name, core.move_task(args.name, args.number, args.to), args.json)
     return 0
 
 
@@ -113,6 +119,9 @@ def _run(core: Core, args: argparse.Namespace) -> int:
             print(event.line(), file=sys.stderr)
 
     outcome = core.run_task(args.name, args.number, on_event=show)
+    if args.json:
+        print_json({"number": args.number, "title": outcome.title, "ok": outcome.ok, "message": outcome.message,
+                    "attempts": outcome.attempts})
     if not outcome.ok:
         print(f"certify-tui: error: task {args.number} ({safe_text(outcome.title)}) failed: "
               f"{safe_text(outcome.message)}", file=sys.stderr)

@@ -114,6 +114,14 @@ class Core:
     def deactivate_account(self, ref: str) -> Account:
         return accounts.deactivate_account(ref)
 
+    def change_account_email(self, ref: str, email: str) -> Account:
+        """The contact changed at the CA, then stored."""
+        return accounts.change_account_email(ref, email)
+
+    def roll_over_account_key(self, ref: str) -> Account:
+        """A new account key (RFC 8555 key change), stored once the CA accepted it."""
+        return accounts.roll_over_account_key(ref, self.data.root)
+
     def account_view(self, account: Account) -> dict[str, Any]:
         return accounts.account_view(account)
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from cryptography import x509
 
 from certify_tui.ca.presets import resolve_ca
-from certify_tui.errors import NotFoundError, UsageError
+from certify_tui.errors import NotFoundError, StorageError, UsageError
 from certify_tui.events import app_log
 from certify_tui.keys import check_key_type, generate_key, key_to_pem, load_key
+from certify_tui.paths import write_private_file
 from certify_tui.store.models import Account
 
 if TYPE_CHECKING:
@@ -120,6 +121,41 @@ def deactivate_account(ref: str) -> Account:
     session_for(account).deactivate()
     account.status = "deactivated"
     account.save()
+    return account
+
+
+def change_account_email(ref: str, email: str) -> Account:
+    """Change the contact at the CA, then here (stored only once the CA accepted it)."""
+    account = find_account(ref)
+    email = check_email(email)
+    clash = Account.select().where((Account.email == email) & (Account.directory_url == account.directory_url)
+                                   & (Account.id != account.id))
+    if clash.exists():
+        raise UsageError(f"An account for {email} at {account.directory_url} already exists.", field="email")
+    session_for(account).update_contact(email)
+    account.email = email
+    account.save()
+    app_log.info("account %s: contact changed at %s", account.id, account.directory_url)
+    return account
+
+
+def roll_over_account_key(ref: str, data_root: Path) -> Account:
+    """Replace the account key (RFC 8555 key change, same key type); the new key is stored only after the CA
+    accepted it, and the old one no longer signs for the account."""
+    account = find_account(ref)
+    new_key = generate_key(account.key_type)
+    new_pem = key_to_pem(new_key).decode()
+    session_for(account).change_key(new_key)
+    try:
+        account.account_key_pem = new_pem
+        account.save()
+    except Exception as exc:
+        # The CA now knows only the new key: losing it would lose the account. Keep it where a person finds it.
+        kept = data_root / f"account-{account.id}-new-key.pem"
+        write_private_file(kept, new_pem.encode())
+        raise StorageError(f"The CA accepted the new account key but it could not be stored; it is kept in {kept} "
+                           f"(0600): put it back before using this account.", detail=str(exc)) from exc
+    app_log.info("account %s: key rolled over at %s", account.id, account.directory_url)
     return account
 
 
