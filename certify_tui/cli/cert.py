@@ -28,6 +28,7 @@ def register(sub: Subcommands) -> None:
     add.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
     add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
                      help="provider option (standalone: address, port; webroot: path)")
+    add.add_argument("--credential", metavar="NAME", help="a stored credential for the provider (credential list)")
     add.add_argument("--key-type", default="ec256", choices=list(KEY_TYPES))
     add.add_argument("--reuse-key", action="store_true", help="keep the same private key across renewals")
     add.add_argument("--preferred-chain", metavar="ISSUER_CN", help="prefer the chain up to this issuer")
@@ -68,6 +69,7 @@ def register(sub: Subcommands) -> None:
     rule.add_argument("--challenge", default="http-01", choices=CHALLENGE_TYPES)
     rule.add_argument("--provider", help="challenge provider (certify-tui providers lists them)")
     rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help="provider option")
+    rule.add_argument("--credential", metavar="NAME", help="a stored credential for the provider (credential list)")
     rule.add_argument("--remove", action="store_true", help="remove the rule with this pattern")
     rule.set_defaults(run=_rule)
 
@@ -80,7 +82,8 @@ def register(sub: Subcommands) -> None:
 def _add(core: Core, args: argparse.Namespace) -> int:
     cert = core.add_certificate(
         name=args.name, domains=args.domain, account=args.account, challenge=args.challenge,
-        provider=args.provider, options=parse_option_pairs(args.option), key_type=args.key_type,
+        provider=args.provider, options=parse_option_pairs(args.option), credential=args.credential,
+        key_type=args.key_type,
         reuse_key=args.reuse_key, preferred_chain=args.preferred_chain, profile=args.profile,
         auto_renew=not args.no_auto_renew)
     if args.json:
@@ -190,9 +193,10 @@ def _deploy(core: Core, args: argparse.Namespace) -> int:
 
 def _rule(core: Core, args: argparse.Namespace) -> int:
     rules = core.set_challenge_rule(args.name, args.pattern, args.challenge, args.provider,
-                                    parse_option_pairs(args.option), remove=args.remove)
+                                    parse_option_pairs(args.option), remove=args.remove, credential=args.credential)
     for number, rule in enumerate(rules, 1):
-        print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}")
+        using = f" with credential {rule.credential}" if rule.credential else ""
+        print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}{using}")
     return 0
 
 

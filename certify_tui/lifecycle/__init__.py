@@ -175,9 +175,12 @@ class Core:
         return certificates.update_certificate(self.data, name, spec)
 
     def set_challenge_rule(self, name: str, pattern: str, challenge: str, provider: str | None = None,
-                           options: dict[str, Any] | None = None, *, remove: bool = False) -> list[ChallengeRule]:
-        """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it."""
-        return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove)
+                           options: dict[str, Any] | None = None, *, remove: bool = False,
+                           credential: str | None = None) -> list[ChallengeRule]:
+        """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it; with
+        `credential`, the stored credential of that name fills the provider's options when the rule runs."""
+        return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove,
+                                     credential=credential)
 
     def certificate_spec(self, name: str) -> CertificateSpec:
         return certificates.spec_of(certificates.get_certificate(name))
