@@ -303,6 +303,10 @@ class Core:
 
 
 def _open_db(data: DataDir, target: DatabaseURL, *, explicit: bool, read_only: bool) -> peewee.Database:
+    # The plug-ins say which of their options the store seals, the upgrade to schema 5 included.
+    import certify_tui.challenges
+    import certify_tui.deploy.tasks  # noqa: F401
+
     if read_only and not explicit:
         return open_read_only(data.database_path)
     try:

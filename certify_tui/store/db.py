@@ -131,6 +131,9 @@ def migrate(db: peewee.Database) -> int:
         with db.atomic():
             migrations.MIGRATIONS[number - 1](db)
             SchemaVersion.create(version=number)
+    if current < migrations.LATEST and isinstance(db, peewee.SqliteDatabase):
+        # Upgraded: earlier pages (plain-text secrets before schema 5) must not linger in the write-ahead log.
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return migrations.LATEST
 
 

@@ -59,6 +59,8 @@ def _v5_credentials_and_sealed_secrets(db: peewee.Database) -> None:
     """Stored credentials, and every secret already stored sealed with the secret key (secrets_box): account
     keys and the secret options of rules and tasks. Rows are read and written as raw text, so this works
     whatever the models become later; a value already sealed is left as it is."""
+    if isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql("PRAGMA secure_delete = ON")  # the plain text replaced below is zeroed, not left free
     db.create_tables([models.Credential], safe=True)
     table = models.Credential._meta.table_name
     db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{CREDENTIAL_NAME_NOCASE_INDEX}" ON "{table}" (lower(name))')
