@@ -60,6 +60,11 @@ def get_credential(name: str) -> Credential:
     return store.get_credential(name)
 
 
+def credential_names(challenge: str | None = None, provider: str | None = None) -> list[str]:
+    """The stored credentials' names, those for one challenge type and provider if given (a face's list)."""
+    return store.credential_names(challenge, provider)
+
+
 def list_credentials() -> list[dict[str, Any]]:
     return [_view(credential, readable) for credential, readable in store.list_credentials()]
 
