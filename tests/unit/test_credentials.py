@@ -155,6 +155,10 @@ def test_upgrade_seals_plain_text_secrets(data: Path) -> None:
             {"mode": "files", "tasks": [{"type": "webhook", "title": "", "options": {
                 "url": "https://hooks.example.test/x", "secret_header": f"Bearer {ROTATED}"}}]}),))
         db.execute("UPDATE account SET account_key_pem = ?", (pem,))
+        db.execute("INSERT INTO setting (key, value, updated_at) VALUES ('notify_urls', ?, '2026-01-01')",
+                   (json.dumps(f"json://hooks.example.test/{ROTATED}"),))
+        db.execute("INSERT INTO setting (key, value, updated_at) VALUES ('defaults.challenge_rule', ?, "
+                   "'2026-01-01')", (json.dumps(rules[0]),))
         db.execute("DELETE FROM schema_version WHERE version = 5")
         db.execute("DROP TABLE credential")
     db.close()
@@ -164,6 +168,8 @@ def test_upgrade_seals_plain_text_secrets(data: Path) -> None:
         assert cert.challenge_rules[0].options["tsig_secret"] == TSIG
         assert cert.deployment.tasks[0].options["secret_header"] == f"Bearer {ROTATED}"
         assert Account.get().account_key_pem == pem
+        assert core.settings()["notify_urls"] == f"json://hooks.example.test/{ROTATED}"
+        assert core.default_rule().options["tsig_secret"] == TSIG
     finally:
         core.close()
     _files_without_secrets(*[p for p in data.glob("certify.db*") if p.is_file()])
