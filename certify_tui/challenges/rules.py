@@ -36,7 +36,8 @@ def check_rule(rule: ChallengeRule, *, given: bool = True) -> ChallengeRule:
         return ChallengeRule(pattern=pattern, challenge=rule.challenge, provider=cls.id, options=options)
     if (credential.challenge, credential.provider) != (rule.challenge, cls.id):
         raise UsageError(f"The credential '{credential.name}' is for {credential.challenge} {credential.provider}, "
-                         f"not {rule.challenge} {cls.id}.", field="credential")
+                         f"not {rule.challenge} {cls.id}: choose the challenge {credential.challenge} "
+                         f"(--challenge {credential.challenge}) to use it.", field="credential")
     # Checked together, stored apart: the rule keeps only its own options, so rotating the credential reaches it.
     (cls.validate_input if given else cls.validate_options)({**own, **credential.options()})
     options = {key: value for key, value in cls.validate_options({**credential.options(), **own}).items()
