@@ -35,17 +35,38 @@ class ChallengeRule:
     challenge: str = "http-01"
     provider: str | None = None  # None: the challenge type's default provider
     options: dict[str, Any] = field(default_factory=dict)
+    credential: str | None = None  # a stored credential's name: its values fill the provider's options at use
 
     def to_json(self) -> dict[str, Any]:
-        # Keys in the order the store's sorted JSON gives them back, so faces show the same text either way.
-        return {"challenge": self.challenge, "options": dict(self.options), "pattern": self.pattern,
-                "provider": self.provider}
+        # Keys in the order the store's sorted JSON gives them back, so faces show the same text either way;
+        # "credential" only when there is one, so rules without keep the JSON they always had.
+        data: dict[str, Any] = {"challenge": self.challenge}
+        if self.credential:
+            data["credential"] = self.credential
+        data.update({"options": dict(self.options), "pattern": self.pattern, "provider": self.provider})
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> ChallengeRule:
         stored = _mapping(data, "challenge rule")
         return cls(pattern=str(stored.get("pattern", "*")), challenge=str(stored.get("challenge") or "http-01"),
-                   provider=stored.get("provider") or None, options=_options(stored, "challenge rule"))
+                   provider=stored.get("provider") or None, options=_options(stored, "challenge rule"),
+                   credential=stored.get("credential") or None)
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A provider's parameters stored once under a name (secrets sealed in the database): rules refer to it."""
+
+    name: str
+    provider: str
+    challenge: str = "dns-01"
+    values: dict[str, Any] = field(default_factory=dict)  # not secret
+    secrets: dict[str, Any] = field(default_factory=dict)  # secret: never shown, logged or on a command line
+
+    def options(self) -> dict[str, Any]:
+        """Every value, as the provider's options."""
+        return {**self.values, **self.secrets}
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from certify_tui.challenges.base import ChallengeProvider, ChallengeTask
 from certify_tui.errors import UsageError
 from certify_tui.plugins.registry import CHALLENGE_PROVIDERS, PluginGroup, SkippedPlugin
+from certify_tui.store.sealed import register_secret_options
 
 CHALLENGE_TYPES = ("http-01", "dns-01", "tls-alpn-01")
 
@@ -70,6 +71,17 @@ def providers_for(challenge: str) -> list[type[ChallengeProvider]]:
     DNS-API ones, each by name."""
     found = [cls for (c, _), cls in all_providers().items() if c == challenge]
     return sorted(found, key=lambda cls: (cls.id.startswith("lexicon-"), not PROVIDERS.is_own(cls), cls.id))
+
+
+def _secret_options(kind: str, provider_id: str) -> frozenset[str]:
+    """The store seals these options of a rule (store/sealed.py)."""
+    if kind != "challenge":
+        return frozenset()
+    return frozenset(p.key for (_, pid), cls in all_providers().items() if pid == provider_id
+                     for p in cls.params if p.secret)
+
+
+register_secret_options(_secret_options)
 
 
 __all__ = ["CHALLENGE_TYPES", "PROVIDERS", "ChallengeProvider", "ChallengeTask", "all_providers", "get_provider",

@@ -15,24 +15,42 @@ from certify_tui.challenges.base import ChallengeProvider
 from certify_tui.errors import UsageError
 from certify_tui.identifiers import matches_rule
 from certify_tui.model import ChallengeRule
+from certify_tui.store.credentials import get_credential
+from certify_tui.store.sealed import require_open
 
 
 def check_rule(rule: ChallengeRule, *, given: bool = True) -> ChallengeRule:
     """The rule validated and normalised: the provider resolved to its id, options checked against its
     declared parameters and, when `given` now by a person rather than loaded from the store, as input
     (addresses, paths)."""
+    credential = get_credential(rule.credential) if rule.credential else None
+    if credential is not None and rule.challenge == credential.challenge and rule.provider is None:
+        rule = replace(rule, provider=credential.provider)  # the credential says which provider
     cls = get_provider(rule.challenge, rule.provider)
     pattern = rule.pattern.strip()
     if pattern != "*":
         matches_rule(pattern, "example.com")  # raises UsageError for a malformed pattern
-    options = (cls.validate_input if given else cls.validate_options)(rule.options or {})
-    return ChallengeRule(pattern=pattern, challenge=rule.challenge, provider=cls.id, options=options)
+    own = dict(rule.options or {})
+    if credential is None:
+        options = (cls.validate_input if given else cls.validate_options)(own)
+        return ChallengeRule(pattern=pattern, challenge=rule.challenge, provider=cls.id, options=options)
+    if (credential.challenge, credential.provider) != (rule.challenge, cls.id):
+        raise UsageError(f"The credential '{credential.name}' is for {credential.challenge} {credential.provider}, "
+                         f"not {rule.challenge} {cls.id}: choose the challenge {credential.challenge} "
+                         f"(--challenge {credential.challenge}) to use it.", field="credential")
+    # Checked together, stored apart: the rule keeps only its own options, so rotating the credential reaches it.
+    (cls.validate_input if given else cls.validate_options)({**own, **credential.options()})
+    options = {key: value for key, value in cls.validate_options({**credential.options(), **own}).items()
+               if key in own}
+    return ChallengeRule(pattern=pattern, challenge=rule.challenge, provider=cls.id, options=options,
+                         credential=credential.name)
 
 
 def make_rule(challenge: str = "http-01", provider: str | None = None, options: dict[str, Any] | None = None,
-              pattern: str = "*", *, given: bool = True) -> ChallengeRule:
+              pattern: str = "*", *, given: bool = True, credential: str | None = None) -> ChallengeRule:
     """A validated rule from its parts (see check_rule)."""
-    return check_rule(ChallengeRule(pattern, challenge, provider, dict(options or {})), given=given)
+    return check_rule(ChallengeRule(pattern, challenge, provider, dict(options or {}), credential or None),
+                      given=given)
 
 
 def rule_for(rules: Sequence[ChallengeRule], identifier: str) -> ChallengeRule:
@@ -43,8 +61,17 @@ def rule_for(rules: Sequence[ChallengeRule], identifier: str) -> ChallengeRule:
                      field="rules")
 
 
+def rule_options(rule: ChallengeRule) -> dict[str, Any]:
+    """The options the provider runs with: the rule's own over its credential's current values, every secret
+    opened (or the one error naming the missing key)."""
+    options = dict(rule.options or {})
+    if rule.credential:
+        options = {**get_credential(rule.credential).options(), **options}
+    return require_open(options)
+
+
 def provider_from(rule: ChallengeRule) -> ChallengeProvider:
-    return get_provider(rule.challenge, rule.provider)(rule.options or {})
+    return get_provider(rule.challenge, rule.provider)(rule_options(rule))
 
 
 def redacted(rule: ChallengeRule) -> ChallengeRule:

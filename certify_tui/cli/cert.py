@@ -57,6 +57,7 @@ def register(sub: Subcommands) -> None:
     rule.add_argument("--provider", help="challenge provider (certify-tui providers lists them)")
     rule.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
                       help=f"provider option: {OPTION_HELP}")
+    rule.add_argument("--credential", metavar="NAME", help="a stored credential for the provider (credential list)")
     rule.add_argument("--remove", action="store_true", help="remove the rule with this pattern")
     rule.set_defaults(run=_rule)
 
@@ -179,9 +180,11 @@ def _deploy(core: Core, args: argparse.Namespace) -> int:
 
 def _rule(core: Core, args: argparse.Namespace) -> int:
     rules = core.set_challenge_rule(args.name, args.pattern, args.challenge, args.provider,
-                                    option_pairs(args.option), remove=args.remove)
+                                    option_pairs(args.option), remove=args.remove,
+                                    credential=args.credential)
     for number, rule in enumerate(rules, 1):
-        print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}")
+        using = f" with credential {rule.credential}" if rule.credential else ""
+        print(f"{number}. {rule.pattern:<24} {rule.challenge} via {rule.provider}{using}")
     return 0
 
 

@@ -40,6 +40,7 @@ def register(actions: Subcommands) -> None:
     add.add_argument("--provider", help="challenge provider (http-01: standalone, webroot)")
     add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
                      help=f"provider option (standalone: address, port; webroot: path): {OPTION_HELP}")
+    add.add_argument("--credential", metavar="NAME", help="a stored credential for the provider (credential list)")
     _setting_options(add)
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add)
@@ -95,7 +96,7 @@ def changes_from(args: argparse.Namespace) -> CertificateChanges:
 
 def _add(core: Core, args: argparse.Namespace) -> int:
     start = CertificateSpec(name=args.name, domains=[], challenge=args.challenge, provider=args.provider,
-                            options=option_pairs(args.option))
+                            options=option_pairs(args.option), credential=args.credential)
     cert = core.add_certificate(apply_changes(start, changes_from(args)))
     if args.json:
         print_json(core.certificate_view(cert))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
+from certify_tui import secrets_box
 from certify_tui.cli.output import print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import UsageError
@@ -76,6 +78,13 @@ def _check(core: Core, args: argparse.Namespace) -> int:
     return 0
 
 
+def _key_note() -> str:
+    if os.environ.get(secrets_box.ENV_SECRET_KEY):
+        return f"Its secrets are encrypted with ${secrets_box.ENV_SECRET_KEY}: keep that key with the backups."
+    return (f"Its secrets are encrypted with {secrets_box.key_file() or secrets_box.KEY_FILE_NAME}: keep a copy of "
+            f"that key apart from the backups (without it, their secrets cannot be read).")
+
+
 def _backup(core: Core, args: argparse.Namespace) -> int:
     done = core.backup_database(args.to)
     line = f"Backed up to {done.path} ({done.summary.size} bytes, {done.summary.contents()})"
@@ -84,6 +93,7 @@ def _backup(core: Core, args: argparse.Namespace) -> int:
     if done.last_good is not None:
         line += f"; the fuller previous backup is also kept as {done.last_good.name}"
     print(line + ".")
+    print(_key_note())
     return 0
 
 
@@ -105,4 +115,5 @@ def _restore(core: Core, args: argparse.Namespace) -> int:
     result = core.restore_database(plan)
     kept = f"; the previous file is kept as {result.aside}" if result.aside else ""
     print(f"Restored {result.database} from {result.source} ({result.restored.contents()}){kept}.")
+    print(_key_note())
     return 0

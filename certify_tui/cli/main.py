@@ -12,7 +12,7 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, db, providers, renew, service, settings, sites, status
+from certify_tui.cli import account, cert, credential, db, providers, renew, service, settings, sites, status
 from certify_tui.cli.output import error_json, print_json
 from certify_tui.cli.parser import EXIT_FAILED, Parser
 from certify_tui.errors import CertifyError, safe_text
@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     account.register(sub)
     cert.register(sub)
+    credential.register(sub)
     renew.register(sub)
     service.register(sub)
     settings.register(sub)

@@ -186,9 +186,12 @@ class Core:
         return certificates.update_certificate(self.data, name, spec)
 
     def set_challenge_rule(self, name: str, pattern: str, challenge: str, provider: str | None = None,
-                           options: dict[str, Any] | None = None, *, remove: bool = False) -> list[ChallengeRule]:
-        """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it."""
-        return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove)
+                           options: dict[str, Any] | None = None, *, remove: bool = False,
+                           credential: str | None = None) -> list[ChallengeRule]:
+        """Add or replace the rule for `pattern` (new ones go before the catch-all '*'), or remove it; with
+        `credential`, the stored credential of that name fills the provider's options when the rule runs."""
+        return certificates.set_rule(self.data, name, pattern, challenge, provider, options, remove=remove,
+                                     credential=credential)
 
     def certificate_spec(self, name: str) -> CertificateSpec:
         return certificates.spec_of(certificates.get_certificate(name))
@@ -336,6 +339,10 @@ class Core:
 
 
 def _open_db(data: DataDir, target: DatabaseURL, *, explicit: bool, read_only: bool) -> peewee.Database:
+    # The plug-ins say which of their options the store seals, the upgrade to schema 5 included.
+    import certify_tui.challenges
+    import certify_tui.deploy.tasks  # noqa: F401
+
     if read_only and not explicit:
         return open_read_only(data.database_path)
     try:

@@ -13,6 +13,7 @@ from certify_tui.errors import NotFoundError, StorageError, UsageError
 from certify_tui.events import app_log
 from certify_tui.keys import check_key_type, generate_key, key_to_pem, load_key
 from certify_tui.paths import write_private_file
+from certify_tui.secrets_box import reveal  # the key sealed at rest; the error names a missing secret key
 from certify_tui.store.models import Account
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def _session(*args: Any, **kwargs: Any) -> AcmeSession:
 
 def session_for(account: Account, *, timeout: int = 30) -> AcmeSession:
     """An ACME session signed with this account's key (one per thread)."""
-    return _session(account.directory_url, load_key(account.account_key_pem.encode()),
+    return _session(account.directory_url, load_key(reveal(account.account_key_pem).encode()),
                        ca_bundle=account.ca_bundle, account_uri=account.uri, timeout=timeout)
 
 

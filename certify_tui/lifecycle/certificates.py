@@ -55,6 +55,7 @@ class CertificateSpec:
     challenge: str = "http-01"  # with provider/options: the default rule when `rules` is empty
     provider: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    credential: str | None = None  # a stored credential's name, for that default rule
     rules: list[ChallengeRule] = field(default_factory=list)  # first match wins
     key_type: str = DEFAULT_KEY_TYPE
     reuse_key: bool = False
@@ -181,9 +182,9 @@ def _checked_rules(spec: CertificateSpec) -> list[ChallengeRule]:
                 rules.append(check_rule(rule))
         return rules
     with about("rules[0]"):
-        if spec.provider is None and not spec.options and spec.challenge == "http-01":
+        if spec.provider is None and not spec.options and spec.challenge == "http-01" and not spec.credential:
             return [get_default_rule()]  # nothing said about validation: the configured default
-        return [make_rule(spec.challenge, spec.provider, spec.options)]
+        return [make_rule(spec.challenge, spec.provider, spec.options, credential=spec.credential)]
 
 
 def _checked_deployment(spec: CertificateSpec, stored: DeploymentSettings) -> DeploymentSettings:
@@ -241,7 +242,8 @@ def update_certificate(data: DataDir, name: str, spec: CertificateSpec) -> Manag
 
 
 def set_rule(data: DataDir, name: str, pattern: str, challenge: str, provider: str | None,
-             options: dict[str, Any] | None, *, remove: bool = False) -> list[ChallengeRule]:
+             options: dict[str, Any] | None, *, remove: bool = False,
+             credential: str | None = None) -> list[ChallengeRule]:
     cert = get_certificate(name)
     pattern = pattern.strip()
     rules = list(cert.challenge_rules)
@@ -257,7 +259,7 @@ def set_rule(data: DataDir, name: str, pattern: str, challenge: str, provider: s
         catch_all = next((i for i, r in enumerate(rules) if r.pattern == "*"), len(rules))
         position = index if index is not None else catch_all if pattern != "*" else len(rules)
         with about(f"rules[{position}]"):
-            rule = make_rule(challenge, provider, options, pattern)
+            rule = make_rule(challenge, provider, options, pattern, credential=credential)
         if index is not None:
             rules[index] = rule
         else:

@@ -75,8 +75,13 @@ def _validation(rules: list[ChallengeRule], identifier: str) -> tuple[Validation
     index = rules.index(rule)
     with about(f"rules[{index}]"):  # a stored rule whose options are no longer valid
         provider = provider_from(rule)
-    step = ValidationStep(identifier, rule.challenge, provider.id, provider.describe(), rule.pattern,
-                          provider.redact(provider.options))
+    if rule.credential:  # the credential by name, never its values
+        how = f"{provider.describe()} (credential {rule.credential})"
+        shown = {**provider.redact({k: v for k, v in provider.options.items() if k in rule.options}),
+                 "credential": rule.credential}
+    else:
+        how, shown = provider.describe(), provider.redact(provider.options)
+    step = ValidationStep(identifier, rule.challenge, provider.id, how, rule.pattern, shown)
     return step, index
 
 

@@ -8,7 +8,9 @@ from typing import Any
 
 from certify_tui.model import ChallengeRule
 from certify_tui.plugins import Param, Plugin
+from certify_tui.secrets_box import seal
 from certify_tui.store.models import Setting
+from certify_tui.store.sealed import open_options, open_rules_json, seal_rules_json
 
 
 class AppSettings(Plugin):
@@ -41,7 +43,7 @@ class AppSettings(Plugin):
 
 
 def get_settings() -> dict[str, Any]:
-    stored = {s.key: s.value for s in Setting.select()}
+    stored = open_options({s.key: s.value for s in Setting.select()})  # secrets sealed at rest
     known = {p.key for p in AppSettings.params}
     return AppSettings.validate_options({k: v for k, v in stored.items() if k in known})
 
@@ -51,8 +53,10 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
     # Only the changed keys are checked as input: a stored path whose file went away since does not
     # block changing another setting.
     values.update(AppSettings.check_input({key: values[key] for key in changes if key in values}))
+    secret = {p.key for p in AppSettings.params if p.secret}
     with Setting._meta.database.atomic():
-        for key, value in values.items():
+        for key, plain in values.items():
+            value = seal(plain) if key in secret and isinstance(plain, str) and plain else plain
             Setting.insert(key=key, value=value, updated_at=datetime.now(UTC)).on_conflict(
                 conflict_target=[Setting.key], update={Setting.value: value,
                                                        Setting.updated_at: datetime.now(UTC)}).execute()
@@ -68,7 +72,8 @@ def get_default_rule() -> ChallengeRule:
 
     row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)
     if row is not None and row.value:
-        return check_rule(replace(ChallengeRule.from_json(row.value), pattern="*"), given=False)
+        stored = open_rules_json([row.value])[0]
+        return check_rule(replace(ChallengeRule.from_json(stored), pattern="*"), given=False)
     return make_rule("http-01")
 
 
@@ -76,7 +81,7 @@ def set_default_rule(challenge: str, provider: str | None, options: dict[str, An
     from certify_tui.challenges.rules import make_rule
 
     rule = make_rule(challenge, provider, options, "*")
-    stored = rule.to_json()
+    stored = seal_rules_json([rule.to_json()])[0]  # its secret options sealed, like a certificate's
     Setting.insert(key=DEFAULT_RULE_KEY, value=stored, updated_at=datetime.now(UTC)).on_conflict(
         conflict_target=[Setting.key], update={Setting.value: stored, Setting.updated_at: datetime.now(UTC)}
     ).execute()

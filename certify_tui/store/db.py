@@ -8,8 +8,9 @@ from pathlib import Path
 import peewee
 from playhouse import db_url
 
+from certify_tui import secrets_box
 from certify_tui.errors import StorageError, UsageError
-from certify_tui.paths import ensure_private_dir, os_error_reason
+from certify_tui.paths import ensure_private_dir, os_error_reason, resolve_data_dir
 from certify_tui.store import guard, migrations
 from certify_tui.store.lock import HolderLock
 from certify_tui.store.models import SchemaVersion, database_proxy
@@ -38,6 +39,7 @@ def open_database(url: str, *, data_root: Path | None = None) -> peewee.Database
     of an earlier one (see guard.py). Every SQLite open runs a time-bounded quick check.
     """
     target = parse_database_url(url)
+    secrets_box.use_key_file(secret_key_path(target.path, data_root))
     if target.path is not None:
         db: peewee.Database = _open_sqlite(target.path, data_root)
     else:
@@ -69,6 +71,16 @@ def open_database(url: str, *, data_root: Path | None = None) -> peewee.Database
         if db.is_closed():
             close_database()  # refused: let go of the lock too
     return db
+
+
+def secret_key_path(database: Path | None, data_root: Path | None) -> Path:
+    """The key file sealing this database's secrets: in the data folder; without one, next to an SQLite file,
+    else in the default data folder."""
+    if data_root is not None:
+        return data_root / secrets_box.KEY_FILE_NAME
+    if database is not None:
+        return database.parent / secrets_box.KEY_FILE_NAME
+    return resolve_data_dir() / secrets_box.KEY_FILE_NAME
 
 
 def _open_sqlite(path: Path, data_root: Path | None) -> peewee.SqliteDatabase:
@@ -119,6 +131,9 @@ def migrate(db: peewee.Database) -> int:
         with db.atomic():
             migrations.MIGRATIONS[number - 1](db)
             SchemaVersion.create(version=number)
+    if current < migrations.LATEST and isinstance(db, peewee.SqliteDatabase):
+        # Upgraded: earlier pages (plain-text secrets before schema 5) must not linger in the write-ahead log.
+        db.execute_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     return migrations.LATEST
 
 

@@ -10,6 +10,12 @@ from typing import Any, Generic, TypeVar, cast
 import peewee
 
 from certify_tui.model import ChallengeRule, DeploymentSettings, RenewalPolicy
+from certify_tui.store.sealed import (
+    open_deployment_json,
+    open_rules_json,
+    seal_deployment_json,
+    seal_rules_json,
+)
 
 T = TypeVar("T")
 
@@ -78,19 +84,24 @@ def _rules_from_json(data: Any) -> tuple[ChallengeRule, ...]:
         return tuple(data)
     if not isinstance(data, list | tuple):
         raise ValueError(f"the stored challenge rules are not a list: {data!r:.60}")
-    return tuple(ChallengeRule.from_json(rule) for rule in data)
+    return tuple(ChallengeRule.from_json(rule) for rule in open_rules_json(list(data)))
 
 
 def challenge_rules_field(**kwargs: Any) -> TypedJSONField[tuple[ChallengeRule, ...]]:
-    """Rules in order, first match wins: [{pattern, challenge, provider, options}, ...] in the database."""
-    return TypedJSONField(_rules_from_json, lambda rules: [rule.to_json() for rule in rules], default=tuple,
-                          **kwargs)
+    """Rules in order, first match wins: [{pattern, challenge, provider, options, credential}, ...] in the
+    database, secret options sealed (store/sealed.py)."""
+    return TypedJSONField(_rules_from_json, lambda rules: seal_rules_json([rule.to_json() for rule in rules]),
+                          default=tuple, **kwargs)
+
+
+def _deployment_from_json(data: Any) -> DeploymentSettings:
+    return DeploymentSettings.from_json(open_deployment_json(data))
 
 
 def deployment_field(**kwargs: Any) -> TypedJSONField[DeploymentSettings]:
-    """{"mode": ..., "site": ... (single only), "tasks": [...]} in the database."""
-    return TypedJSONField(DeploymentSettings.from_json, DeploymentSettings.to_json, DeploymentSettings,
-                          default=DeploymentSettings, **kwargs)
+    """{"mode": ..., "site": ... (single only), "tasks": [...]} in the database, secret task options sealed."""
+    return TypedJSONField(_deployment_from_json, lambda value: seal_deployment_json(value.to_json()),
+                          DeploymentSettings, default=DeploymentSettings, **kwargs)
 
 
 def renewal_field(**kwargs: Any) -> TypedJSONField[RenewalPolicy]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import peewee
 from playhouse.migrate import SchemaMigrator, migrate
 
-from certify_tui.store import models
+from certify_tui import secrets_box
+from certify_tui.store import models, sealed
 
 
 def _v1_initial(db: peewee.Database) -> None:
@@ -50,5 +52,64 @@ def _v4_name_nocase(db: peewee.Database) -> None:
     db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{NAME_NOCASE_INDEX}" ON "{table}" (lower(name)){where}')
 
 
-MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal, _v4_name_nocase]
+CREDENTIAL_NAME_NOCASE_INDEX = "credential_name_nocase"
+
+
+def _v5_credentials_and_sealed_secrets(db: peewee.Database) -> None:
+    """Stored credentials, and every secret already stored sealed with the secret key (secrets_box): account
+    keys, the secret options of rules and tasks, the secret settings. Rows are read and written as raw text, so this works
+    whatever the models become later; a value already sealed is left as it is."""
+    if isinstance(db, peewee.SqliteDatabase):
+        db.execute_sql("PRAGMA secure_delete = ON")  # the plain text replaced below is zeroed, not left free
+    db.create_tables([models.Credential], safe=True)
+    table = models.Credential._meta.table_name
+    db.execute_sql(f'CREATE UNIQUE INDEX IF NOT EXISTS "{CREDENTIAL_NAME_NOCASE_INDEX}" ON "{table}" (lower(name))')
+    _seal_account_keys(db)
+    _seal_certificate_options(db)
+    _seal_settings(db)
+
+
+def _seal_account_keys(db: peewee.Database) -> None:
+    accounts = models.Account._meta.table_name
+    for row_id, pem in db.execute_sql(f'SELECT id, account_key_pem FROM "{accounts}"').fetchall():
+        if pem and not secrets_box.is_sealed(pem):
+            db.execute_sql(f'UPDATE "{accounts}" SET account_key_pem = {_param(db)} WHERE id = {_param(db)}',
+                           (secrets_box.seal(pem), row_id))
+
+
+def _seal_certificate_options(db: peewee.Database) -> None:
+    certificates = models.ManagedCertificate._meta.table_name
+    rows = db.execute_sql(f'SELECT id, challenge_rules, deployment FROM "{certificates}"').fetchall()
+    for row_id, rules_text, deployment_text in rows:
+        rules = json.loads(rules_text) if rules_text else None
+        deployment = json.loads(deployment_text) if deployment_text else None
+        sealed_rules = sealed.seal_rules_json(rules) if isinstance(rules, list) else rules
+        sealed_deployment = sealed.seal_deployment_json(deployment) if isinstance(deployment, dict) else deployment
+        if (sealed_rules, sealed_deployment) != (rules, deployment):
+            db.execute_sql(f'UPDATE "{certificates}" SET challenge_rules = {_param(db)}, deployment = {_param(db)} '
+                           f'WHERE id = {_param(db)}',
+                           (json.dumps(sealed_rules, sort_keys=True), json.dumps(sealed_deployment, sort_keys=True),
+                            row_id))
+
+
+def _seal_settings(db: peewee.Database) -> None:
+    """The settings holding secrets (as this version names them): the notification URLs, the default rule."""
+    settings = models.Setting._meta.table_name
+    for key, text in db.execute_sql(f'SELECT "key", value FROM "{settings}" WHERE "key" IN '
+                                    f"('notify_urls', 'defaults.challenge_rule')").fetchall():
+        value = json.loads(text) if text else None
+        if key == "notify_urls" and isinstance(value, str) and value and not secrets_box.is_sealed(value):
+            value = secrets_box.seal(value)
+        elif key == "defaults.challenge_rule" and isinstance(value, dict):
+            value = sealed.seal_rules_json([value])[0]
+        db.execute_sql(f'UPDATE "{settings}" SET value = {_param(db)} WHERE "key" = {_param(db)}',
+                       (json.dumps(value, sort_keys=True), key))
+
+
+def _param(db: peewee.Database) -> str:
+    return str(db.param)
+
+
+MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal, _v4_name_nocase,
+                                                       _v5_credentials_and_sealed_secrets]
 LATEST = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from certify_tui.store.fields import (
     deployment_field,
     renewal_field,
 )
+from certify_tui.store.sealed import SealedJSONField, SealedTextField
 
 database_proxy = peewee.DatabaseProxy()
 
@@ -50,9 +51,9 @@ class Account(BaseModel):
     ca_bundle = peewee.CharField(null=True)  # PEM trust bundle for private and test CAs
     allow_internal_names = peewee.BooleanField(default=False)
     key_type = peewee.CharField(default="ec256")
-    # The account key lives in the database so that servers sharing a PostgreSQL database share the account;
-    # the SQLite file is 0600 in a 0700 folder.
-    account_key_pem = peewee.TextField()
+    # The account key lives in the database so that servers sharing a PostgreSQL database share the account,
+    # sealed with the secret key kept apart from it (secrets_box); the SQLite file is 0600 in a 0700 folder too.
+    account_key_pem = SealedTextField()
     uri = peewee.CharField(null=True)  # the account URL (the JWS kid)
     eab_kid = peewee.CharField(null=True)  # the HMAC key is used once at registration and never stored
     status = peewee.CharField(default="valid")
@@ -131,4 +132,23 @@ class Setting(BaseModel):
     updated_at = UTCDateTimeField(default=_now)
 
 
-ALL_MODELS: list[type[BaseModel]] = [SchemaVersion, Account, ManagedCertificate, CertificateVersion, Setting]
+class Credential(BaseModel):
+    """A provider's parameters stored once under a name that rules refer to (schema 5): rotating it changes
+    every certificate using it. Names are unique without regard to case (see migrations)."""
+
+    id = peewee.AutoField()
+    name = peewee.CharField(unique=True)
+    challenge = peewee.CharField(default="dns-01")
+    provider = peewee.CharField()
+    values = JSONField(default=dict)  # the parameters that are not secret
+    secret_values = SealedJSONField(default=dict)  # the secret ones, sealed whole
+    created_at = UTCDateTimeField(default=_now)
+    updated_at = UTCDateTimeField(default=_now)
+
+    def save(self, force_insert: bool = False, only: Iterable[Any] | None = None) -> int:
+        self.updated_at = _now()
+        return super().save(force_insert=force_insert, only=only)
+
+
+ALL_MODELS: list[type[BaseModel]] = [SchemaVersion, Account, ManagedCertificate, CertificateVersion, Setting,
+                                     Credential]

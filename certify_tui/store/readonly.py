@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import peewee
 
+from certify_tui import secrets_box
 from certify_tui.errors import StorageError
 from certify_tui.store import guard, migrations
 from certify_tui.store.models import SchemaVersion, database_proxy
@@ -38,6 +39,7 @@ def connect_read_only(path: Path, connect: Callable[[str], T]) -> T:
 
 
 def open_read_only(path: Path) -> peewee.Database:
+    secrets_box.use_key_file(path.parent / secrets_box.KEY_FILE_NAME)
     if not path.is_file():
         raise StorageError(f"The data folder {path.parent} is read-only and has no database ({path.name}); "
                            f"remount it read-write to create one.")

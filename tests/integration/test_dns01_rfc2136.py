@@ -189,3 +189,43 @@ def test_cli_flow(bind: BindServer, dns_pebble: PebbleServer, data_dir: Path,
              for role in ("cert", "chain", "fullchain", "privkey")}
     verify_with_wildcard(files, [f"*.{ZONE}", ZONE], dns_pebble.root_pem(), data_dir, monkeypatch)
     assert challenge_records(bind) == {}
+
+
+def test_stored_credential(bind: BindServer, dns_pebble: PebbleServer, data_dir: Path,
+                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stored credential drives rfc2136: the certificate holds only its name, the database file none of the
+    secret, and rotating the credential reaches the certificate."""
+    steps = [
+        ("account", "add", "--email", "cred@example.com", "--ca", dns_pebble.directory_url, "--ca-bundle",
+         dns_pebble.https_ca_bundle, "--allow-internal-names", "--agree-tos"),
+        ("credential", "add", "bind", "--provider", "rfc2136", "-o", f"server={bind.address}",
+         "-o", f"tsig_key_name={bind.key_name}", "-o", "tsig_secret=d3Jvbmcgc2VjcmV0IGZvciB0aGUga2V5IQ==",
+         "-o", "tsig_algorithm=hmac-sha256"),
+        ("credential", "set", "bind", "-o", f"tsig_secret={bind.key_secret}"),  # rotated before use
+        ("credential", "test", "bind", "--domain", ZONE),
+        ("cert", "add", "credwild", "--domain", f"*.{ZONE}", "--domain", ZONE, "--challenge", "dns-01",
+         "--credential", "bind", "-o", "propagation_timeout=15"),
+        ("cert", "preview", "credwild"),
+        ("cert", "request", "credwild"),
+        ("cert", "show", "credwild", "--json"),
+    ]
+    runs = [cli(data_dir, *step) for step in steps]
+    for step, run in zip(steps, runs, strict=True):
+        assert run.returncode == 0, f"{step}\n{run.stdout}\n{run.stderr}"
+        assert "Traceback" not in run.stderr and bind.key_secret not in run.stdout + run.stderr
+    assert "✓" in runs[3].stdout
+    assert "credential bind" in runs[5].stdout
+    files = {role: str(data_dir / "certificates" / "credwild" / "live" / f"{role}.pem")
+             for role in ("cert", "chain", "fullchain", "privkey")}
+    verify_with_wildcard(files, [f"*.{ZONE}", ZONE], dns_pebble.root_pem(), data_dir, monkeypatch)
+    assert challenge_records(bind) == {}
+    # In use: cannot be removed; the certificate is named.
+    refused = cli(data_dir, "credential", "remove", "bind")
+    assert refused.returncode == 2 and "credwild" in refused.stderr
+    backup = cli(data_dir, "db", "backup")
+    assert backup.returncode == 0 and "secret.key" in backup.stdout
+    for path in data_dir.glob("certify.db*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert bind.key_secret.encode() not in content, path
+            assert b"PRIVATE KEY" not in content, path

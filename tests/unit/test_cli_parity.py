@@ -26,6 +26,7 @@ FIELD_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "challenge": {"cert add": ("--challenge",), "cert rule": ("--challenge",)},
     "provider": {"cert add": ("--provider",), "cert rule": ("--provider",)},
     "options": {"cert add": ("--option",), "cert rule": ("--option",)},
+    "credential": {"cert add": ("--credential",), "cert rule": ("--credential",)},
     "rules": {"cert rule": ("--pattern", "--challenge", "--provider", "--option", "--remove")},
     "key_type": {"cert add": ("--key-type",), "cert set": ("--key-type",)},
     "reuse_key": {"cert add": ("--reuse-key", "--new-key"), "cert set": ("--reuse-key", "--new-key")},

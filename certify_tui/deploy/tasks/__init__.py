@@ -11,6 +11,7 @@ from __future__ import annotations
 from certify_tui.deploy.base import DeploymentTask
 from certify_tui.errors import UsageError
 from certify_tui.plugins.registry import DEPLOYMENT_TASKS, PluginGroup, SkippedPlugin
+from certify_tui.store.sealed import register_secret_options
 
 TASKS: PluginGroup[str, DeploymentTask] = PluginGroup(DEPLOYMENT_TASKS, DeploymentTask, key=lambda cls: cls.id)
 
@@ -38,6 +39,15 @@ def get_task(type_id: str) -> type[DeploymentTask]:
         what = f"Unknown deployment task type '{type_id}'." if type_id else "A deployment task needs a type."
         raise UsageError(f"{what} Choose one of: {', '.join(found)}.")
     return cls
+
+
+def _secret_options(kind: str, type_id: str) -> frozenset[str]:
+    """The store seals these options of a task (store/sealed.py)."""
+    cls = all_tasks().get(type_id) if kind == "task" else None
+    return frozenset(p.key for p in cls.params if p.secret) if cls is not None else frozenset()
+
+
+register_secret_options(_secret_options)
 
 
 __all__ = ["TASKS", "DeploymentTask", "all_tasks", "get_task", "skipped_tasks", "task_types"]

@@ -19,6 +19,7 @@ from certify_tui.errors import CertifyError, UsageError
 from certify_tui.events import in_step, task_step_id
 from certify_tui.model import TaskConfig
 from certify_tui.plugins import StepLogger
+from certify_tui.store.sealed import require_open
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ def prepare(tasks: Sequence[TaskConfig | Mapping[str, Any]]) -> list[tuple[str, 
         label = task.title or task.type or "?"
         try:
             cls = get_task(task.type)
-            instance = cls(task.options)
+            instance = cls(require_open(task.options))  # secrets opened, or the error naming the key
         except UsageError as exc:
             raise UsageError(f"Deployment task {number} ({label}): {exc.message}", field=field) from None
         prepared.append((task.title or cls.title, instance))

@@ -16,7 +16,7 @@ FIRST_FOCUS = {"domains": "#domain-input", "validation": "#rules", "deployment":
 # CertifyError.field (a CertificateSpec field, the part before any "[index]") -> the step where it is fixed.
 FIELD_STEPS = {
     "name": "domains", "domains": "domains", "account": "domains",
-    "rules": "validation",
+    "rules": "validation", "credential": "validation",
     "deployment_mode": "deployment", "deployment_site": "deployment", "tasks": "deployment",
     "key_type": "advanced", "reuse_key": "advanced", "preferred_chain": "advanced", "profile": "advanced",
     "renewal": "advanced", "auto_renew": "advanced",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -14,6 +15,7 @@ from textual.widgets import Input, Label, Select
 from certify_tui.errors import UsageError
 from certify_tui.identifiers import matches_rule
 from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.lifecycle.credentials import credential_names
 from certify_tui.model import ChallengeRule
 from certify_tui.tui.screens.editor.steps import row
 from certify_tui.tui.widgets.plugin_items import Item, ItemList, PluginItems
@@ -33,15 +35,17 @@ class RuleList(ItemList):
 
 
 class RuleEditor(PluginItems):
-    """The rules ({"pattern", "challenge", "provider", "options"}), the highlighted one's pattern, challenge and
-    provider, and its provider's options."""
+    """The rules ({"pattern", "challenge", "provider", "options", "credential"}), the highlighted one's pattern,
+    challenge, provider and stored credential (shown when the provider has any), and its provider's options."""
 
     FORM_ID = "provider-form"
     FORM_BOX = "#provider-form-box"
 
-    def __init__(self, providers: dict[str, list[type[ChallengeProvider]]]) -> None:
+    def __init__(self, providers: dict[str, list[type[ChallengeProvider]]],
+                 credentials: Callable[[str, str | None], list[str]] = lambda challenge, provider: []) -> None:
         super().__init__()
         self.providers = providers  # challenge type -> its providers, ours first
+        self.credentials = credentials  # (challenge, provider) -> the names of its stored credentials
 
     def compose(self) -> ComposeResult:
         yield RuleList(id="rules")
@@ -53,6 +57,10 @@ class RuleEditor(PluginItems):
                                            id="rule-challenge", compact=True))
         yield row("Provider", Select[str]([], allow_blank=True, prompt="none", id="rule-provider", compact=True),
                   Label("", id="no-provider"))
+        credential = row("Credential", Select[str]([], allow_blank=True, prompt="none: the options below",
+                                                   id="rule-credential", compact=True), id="credential-row")
+        credential.display = False  # shown when the provider has stored credentials
+        yield credential
         yield Label("", id="provider-description", classes="help indented")
         yield Vertical(id="provider-form-box")
 
@@ -63,6 +71,8 @@ class RuleEditor(PluginItems):
         line = Text(f"{number}. ")
         line.append(item["pattern"].strip() or "(no pattern yet)", style="bold")
         line.append(f"  →  {item['challenge']} / {item['provider'] or 'no provider'}")
+        if item.get("credential"):
+            line.append(f"  credential {item['credential']}")
         cls = self.plugin_class(item)
         if cls is not None and item["options"]:
             secret = {p.key for p in cls.params if p.secret}
@@ -90,6 +100,7 @@ class RuleEditor(PluginItems):
         select.display = bool(providers)
         missing.display = not providers
         missing.update(f"No {rule['challenge']} providers yet" if not providers else "")
+        self._show_credential_choice(rule)
         cls = self.plugin_class(rule)
         description = self.query_one("#provider-description", Label)
         if cls is not None:
@@ -99,6 +110,24 @@ class RuleEditor(PluginItems):
         else:
             description.update(f"Names this rule matches cannot be validated until a {rule['challenge']} "
                                "provider is available; use another challenge.")
+
+    def _show_credential_choice(self, rule: Item) -> None:
+        """The provider's stored credentials to pick from; the row is hidden when it has none."""
+        names = self.credentials(rule["challenge"], rule["provider"]) if rule["provider"] else []
+        chosen = rule.get("credential")
+        if chosen and chosen not in names:
+            names = [chosen, *names]  # kept as stored, even when another provider's (the check says so)
+        select = self.query_one("#rule-credential", Select)
+        with self.prevent(Select.Changed):
+            select.set_options([(name, name) for name in names])
+            select.value = chosen if chosen else Select.NULL
+        self.query_one("#credential-row").display = bool(names)
+
+    @on(Select.Changed, "#rule-credential")
+    def _credential_chosen(self, event: Select.Changed) -> None:
+        if self.current is not None:
+            self.current["credential"] = None if event.value is Select.NULL else str(event.value)
+            self.refresh_prompt()
 
     @on(Input.Changed, "#rule-pattern")
     def _pattern_changed(self, event: Input.Changed) -> None:
@@ -112,7 +141,8 @@ class RuleEditor(PluginItems):
         if rule is None or event.value is Select.NULL or event.value == rule["challenge"]:
             return
         providers = self.providers.get(str(event.value), [])
-        rule.update(challenge=str(event.value), provider=providers[0].id if providers else None, options={})
+        rule.update(challenge=str(event.value), provider=providers[0].id if providers else None, options={},
+                    credential=None)
         await self._provider_changed_to(rule)
 
     @on(Select.Changed, "#rule-provider")
@@ -120,7 +150,7 @@ class RuleEditor(PluginItems):
         rule = self.current
         if rule is None or event.value is Select.NULL or event.value == rule["provider"]:
             return
-        rule.update(provider=str(event.value), options={})
+        rule.update(provider=str(event.value), options={}, credential=None)
         await self._provider_changed_to(rule)
 
     async def _provider_changed_to(self, rule: Item) -> None:
@@ -131,7 +161,7 @@ class RuleEditor(PluginItems):
     async def add_item(self) -> None:
         providers = self.providers.get("http-01", [])
         rule: Item = {"pattern": "", "challenge": "http-01", "provider": providers[0].id if providers else None,
-                "options": {}}
+                      "options": {}, "credential": None}
         # A rule after the catch-all '*' would never match, so new rules go before it.
         catch_all = next((i for i, r in enumerate(self.items) if r["pattern"].strip() == "*"), len(self.items))
         await self.insert_item(catch_all, rule)
@@ -151,7 +181,7 @@ class ValidationStep(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         self.providers = self.app.core.challenge_providers()
-        yield RuleEditor(self.providers)
+        yield RuleEditor(self.providers, credential_names)
 
     @property
     def rules(self) -> list[Item]:
@@ -160,17 +190,17 @@ class ValidationStep(VerticalScroll):
     async def load(self, spec: CertificateSpec) -> None:
         if spec.rules:
             rules = [{"pattern": r.pattern, "challenge": r.challenge, "provider": r.provider,
-                      "options": dict(r.options)} for r in spec.rules]
+                      "options": dict(r.options), "credential": r.credential} for r in spec.rules]
         else:  # the spec's default rule (http-01 with its default provider)
             providers = self.providers.get(spec.challenge) or []
             rules = [{"pattern": "*", "challenge": spec.challenge,
                       "provider": spec.provider or (providers[0].id if providers else None),
-                      "options": dict(spec.options)}]
+                      "options": dict(spec.options), "credential": spec.credential}]
         await self.query_one(RuleEditor).load(rules)
 
     def apply(self, spec: CertificateSpec) -> None:
-        spec.rules = [ChallengeRule(r["pattern"].strip(), r["challenge"], r["provider"], dict(r["options"]))
-                      for r in self.rules]
+        spec.rules = [ChallengeRule(r["pattern"].strip(), r["challenge"], r["provider"], dict(r["options"]),
+                                    r.get("credential") or None) for r in self.rules]
 
     def comparable(self) -> dict[str, Any]:
         """The rules with every option's default filled in, to tell whether the user changed anything."""
@@ -179,7 +209,8 @@ class ValidationStep(VerticalScroll):
         for rule in self.rules:
             cls = editor.plugin_class(rule)
             options = {p.key: str(rule["options"].get(p.key, p.default)) for p in (cls.params if cls else ())}
-            rules.append((rule["pattern"].strip(), rule["challenge"], rule["provider"], options))
+            rules.append((rule["pattern"].strip(), rule["challenge"], rule["provider"], options,
+                          rule.get("credential")))
         return {"rules": rules}
 
     def challenge_for(self, name: str) -> str | None:

@@ -1,0 +1,133 @@
+"""Stored credentials (`certify-tui credential ...`): a provider's parameters kept once, secrets sealed, that
+challenge rules name instead of holding the values; changing one changes every certificate using it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from certify_tui.challenges import get_provider
+from certify_tui.challenges.probing import Check, ProbeContext
+from certify_tui.errors import UsageError
+from certify_tui.model import Credential
+from certify_tui.plugins.base import SECRET_MASK
+from certify_tui.store import credentials as store
+from certify_tui.store.models import ManagedCertificate
+from certify_tui.store.sealed import require_open
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_credential_name(name: str) -> str:
+    name = name.strip()
+    if not _NAME.fullmatch(name):
+        raise UsageError(f"Invalid credential name {name!r}: use up to 64 letters, digits, '.', '_' and '-', "
+                         f"starting with a letter or digit.", field="credential")
+    return name
+
+
+def _checked(credential: Credential) -> Credential:
+    """Options checked against the provider's parameters (as a person's input), split into secret and not.
+    Only what is given is kept: defaults stay the provider's, and a rule's own options may add to them."""
+    cls = get_provider(credential.challenge, credential.provider)
+    given = credential.options()
+    typed = cls.validate_input(given)
+    secret = {p.key for p in cls.params if p.secret}
+    kept = {key: value for key, value in typed.items() if key in given}
+    return Credential(credential.name, cls.id, credential.challenge,
+                      values={k: v for k, v in kept.items() if k not in secret},
+                      secrets={k: v for k, v in kept.items() if k in secret})
+
+
+def add_credential(name: str, provider: str, options: dict[str, Any], challenge: str = "dns-01") -> Credential:
+    credential = _checked(Credential(check_credential_name(name), provider, challenge, dict(options)))
+    store.save_credential(credential, new=True)
+    return credential
+
+
+def set_credential(name: str, options: dict[str, Any]) -> Credential:
+    """Change the given values (an empty value removes one); every certificate using it follows."""
+    current = store.get_credential(name)
+    merged = {**current.options(), **options}
+    merged = {key: value for key, value in merged.items() if value not in ("", None)}
+    credential = _checked(replace(current, values=merged, secrets={}))
+    store.save_credential(credential, new=False)
+    return credential
+
+
+def get_credential(name: str) -> Credential:
+    return store.get_credential(name)
+
+
+def credential_names(challenge: str | None = None, provider: str | None = None) -> list[str]:
+    """The stored credentials' names, those for one challenge type and provider if given (a face's list)."""
+    return store.credential_names(challenge, provider)
+
+
+def list_credentials() -> list[dict[str, Any]]:
+    return [_view(credential, readable) for credential, readable in store.list_credentials()]
+
+
+def show_credential(name: str) -> dict[str, Any]:
+    return _view(store.get_credential(name), True)
+
+
+def _view(credential: Credential, readable: bool) -> dict[str, Any]:
+    """What faces show: values, secrets masked, the certificates using it."""
+    return {"name": credential.name, "challenge": credential.challenge, "provider": credential.provider,
+            "values": dict(credential.values), "secrets": dict.fromkeys(credential.secrets, SECRET_MASK),
+            "readable": readable, "used_by": certificates_using(credential.name)}
+
+
+def certificates_using(name: str) -> list[str]:
+    """The certificates whose rules name the credential (in any case)."""
+    wanted = name.lower()
+    return [cert.name for cert in ManagedCertificate.select(ManagedCertificate.name,
+                                                            ManagedCertificate.challenge_rules)
+            .order_by(ManagedCertificate.name)
+            if any((rule.credential or "").lower() == wanted for rule in cert.challenge_rules)]
+
+
+def remove_credential(name: str) -> str:
+    credential = store.get_credential_row_name(name)
+    users = certificates_using(credential)
+    if users:
+        raise UsageError(f"The credential '{credential}' is used by {', '.join(users)}: change their rules "
+                         f"first (cert rule ... without --credential).", field="credential")
+    store.delete_credential(credential)
+    return credential
+
+
+class _Log:
+    """A probe's progress, kept to show with the result."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str, identifier: str | None = None) -> None:
+        self.lines.append(message)
+
+    def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
+        self.lines.append(message)
+
+
+def probe_credential(name: str, domains: list[str] | None = None) -> list[Check]:
+    """The provider's own probe with the credential's values (dns-01: a test TXT record created and deleted
+    under each domain), for `domains` or else the names of the certificates using it."""
+    credential = store.get_credential(name)
+    names = [d.strip().lower() for d in domains or [] if d.strip()]
+    if not names:
+        wanted = credential.name.lower()
+        for cert in ManagedCertificate.select():
+            names += [i for i in cert.identifiers
+                      if any((r.credential or "").lower() == wanted for r in cert.challenge_rules)]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise UsageError(f"No certificate uses '{credential.name}' yet: name a domain to test with --domain.",
+                         field="domains")
+    from certify_tui.cert_test.lookups import resolve_addresses
+
+    provider = get_provider(credential.challenge, credential.provider)(require_open(credential.options()))
+    context = ProbeContext(_Log(), resolve=resolve_addresses)
+    return provider.probe(names, context)
