@@ -72,13 +72,14 @@ def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> tuple[li
 
     sites = discover_sites(settings.get("nginx_config") or None, settings.get("apache_config") or None)
     if mode == "single":
-        chosen = [s for s in sites if s.id == deployment.site]
-        if not chosen:
-            raise DeploymentFailed(f"The site {deployment.site} was not found in the web server "
-                                   "configuration any more; choose the site again.")
-        return chosen, []
+        from certify_tui.deploy.sites.identity import find_chosen_site
+
+        if not deployment.site:
+            raise DeploymentFailed("No site is chosen for the single-site deployment; choose one.")
+        chosen, notes = find_chosen_site(deployment.site, sites, cert.identifiers)
+        return [chosen], notes
     covered, partial = match_sites(list(cert.identifiers), sites)
-    warnings = [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}) is only partly covered "
+    warnings = [f"{s.server} site {', '.join(s.hostnames)} ({s.location}) is only partly covered "
                 "by this certificate, so it is left alone" for s in partial]
     return covered, warnings
 

@@ -112,7 +112,7 @@ def _site_lines(targets: DeploymentTargets, files: CertificateFiles, warnings: l
         warnings.append(f"{NO_SITE}: nothing would be deployed" if targets.problem == NO_SITE else targets.problem)
         return []
     live = files.live_files()
-    return [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}): TLS directives -> "
+    return [f"{s.server} site {', '.join(s.hostnames)} ({s.location}): TLS directives -> "
             f"{live['fullchain']} and {live['privkey']}, then validate and reload" for s in targets.sites]
 
 
@@ -128,7 +128,7 @@ def _steps(account: Account, validations: list[ValidationStep], targets: Deploym
     steps.append(PlanStep(STORE, "store", "verify the chain and key, archive the version, switch the live files"))
     if targets.sites:
         steps += [PlanStep(site_step_id(s.id), "deploy",
-                           f"deploy to the {s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line})",
+                           f"deploy to the {s.server} site {', '.join(s.hostnames)} ({s.location})",
                            f"{s.server} {', '.join(s.hostnames)}") for s in targets.sites]
     elif targets.changes_sites:
         steps.append(PlanStep(DEPLOY, "deploy", f"deploy: {targets.problem}"))

@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from certify_tui.deploy.base import Site
+from certify_tui.deploy.base import Site, site_id
 from certify_tui.deploy.sites.nginx import (
     ConfigError,
     Directive,
@@ -227,7 +227,8 @@ def site_from_vhost(vhost: Directive, main: str, server_root: Path) -> Site:
         elif lower == "sslcertificatekeyfile" and d.args and key is None:
             key = resolve(d.args[0], server_root)
     ports = tuple(dict.fromkeys(vhost_port(a) for a in vhost.args)) or (DEFAULT_PORT,)
-    return Site(server="apache", id=f"{vhost.file}:{vhost.line}", hostnames=tuple(vhost_names(block)),
+    hostnames = tuple(vhost_names(block))
+    return Site(server="apache", id=site_id("apache", hostnames, ports), hostnames=hostnames,
                 ports=ports, tls=_is_tls(block), config_file=vhost.file, line=vhost.line,
                 certificate=cert, key=key, main_config=main)
 

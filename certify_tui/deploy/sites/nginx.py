@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certify_tui.deploy.base import Site
+from certify_tui.deploy.base import Site, site_id
 from certify_tui.errors import OperationError
 
 DEFAULT_PORT = 80
@@ -275,7 +275,8 @@ def site_from_block(server: Directive, main: str, conf_dir: Path, inherited: tup
         ports.append(DEFAULT_PORT)
     # A plain-HTTP block serves no certificate, whatever the http level says.
     cert, key = (own_cert or cert, own_key or key) if tls else (None, None)
-    return Site(server="nginx", id=f"{server.file}:{server.line}", hostnames=tuple(dict.fromkeys(names)),
+    hostnames = tuple(dict.fromkeys(names))
+    return Site(server="nginx", id=site_id("nginx", hostnames, tuple(ports)), hostnames=hostnames,
                 ports=tuple(ports), tls=tls, config_file=server.file, line=server.line,
                 certificate=resolve(cert, conf_dir) if cert else None,
                 key=resolve(key, conf_dir) if key else None, main_config=main)
