@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.helpers import open_core
+from integration.helpers import add_account, add_standalone_cert, open_core, unique
 from servers.nginx import NginxNotFound, NginxServer
+from servers.pebble import PebbleServer
 
 from certify_tui.deploy.sites import discover_sites
 from certify_tui.lifecycle import Core
@@ -41,3 +42,56 @@ def test_running_master_config_is_discovered_without_settings(nginx: NginxServer
     """The test nginx runs with `-p PREFIX -c FILE`: no setting names the file, `nginx -V` does not know it."""
     found = [s for s in discover_sites(None, "off", nginx_binary=nginx.binary) if s.main_config == str(nginx.conf)]
     assert sorted(s.hostnames for s in found) == [(HOST,), (OTHER,)]
+
+
+def _site_id(nginx: NginxServer, host: str = HOST) -> str:
+    site, = [s for s in discover_sites(str(nginx.conf), "off") if s.hostnames == (host,)]
+    return site.id
+
+
+def _single_site_cert(core: Core, pebble: PebbleServer, nginx: NginxServer) -> str:
+    core.update_settings({"nginx_config": str(nginx.conf), "apache_config": "off"})
+    add_account(core, pebble)
+    name = unique("single")
+    add_standalone_cert(core, pebble, name, [HOST], deployment_mode="single", deployment_site=_site_id(nginx))
+    return name
+
+
+@pytest.mark.pebble
+def test_comment_above_the_site_keeps_the_same_site(core: Core, pebble: PebbleServer, nginx: NginxServer) -> None:
+    name = _single_site_cert(core, pebble, nginx)
+    before = core.preview(name)
+    # Two lines above the block: its line changes, what it is does not.
+    nginx.site_file.write_text("# moved down by a comment\n# and another\n" + nginx.site_file.read_text())
+    after = core.preview(name)
+    assert after.fingerprint == before.fingerprint
+    assert any(f"{nginx.site_file}:4" in line for line in after.deployment)
+    before_other = nginx.other_file.read_bytes()
+
+    result = core.request(name, plan=after)
+
+    assert result.deployed, result.deploy_error
+    serial = int(core.certificate_view(core.get_certificate(name))["serial"], 16)
+    assert nginx.wait_for_serial(HOST, serial) == serial
+    assert nginx.other_file.read_bytes() == before_other
+
+
+@pytest.mark.pebble
+def test_renamed_site_is_refused(core: Core, pebble: PebbleServer, nginx: NginxServer) -> None:
+    name = _single_site_cert(core, pebble, nginx)
+    renamed = nginx.site_file.read_text().replace(f"server_name {HOST};", "server_name renamed.example.test;")
+    nginx.site_file.write_text(renamed)
+    nginx.reload()
+    plan = core.preview(name)
+    assert any(f"The nginx site {HOST} (port {nginx.port}) is not in the web server configuration" in w
+               for w in plan.warnings), plan.warnings
+
+    result = core.request(name)
+
+    assert not result.deployed
+    assert result.deploy_error and f"The nginx site {HOST} (port {nginx.port})" in result.deploy_error
+    assert "choose the site again" in result.deploy_error
+    cert = core.get_certificate(name)
+    assert cert.status == "valid" and cert.deploy_status == "failed"
+    assert nginx.site_file.read_text() == renamed  # nothing edited
+    assert nginx.tls_serial("renamed.example.test") == nginx.initial_serials[HOST]
