@@ -12,6 +12,7 @@ from certify_tui.errors import safe_text
 from certify_tui.events import ProgressEvent
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
+from certify_tui.model import DEPLOYMENT_BINDINGS
 from certify_tui.plugins import parse_option_pairs
 
 
@@ -33,6 +34,9 @@ def register(sub: Subcommands) -> None:
     add.add_argument("--preferred-chain", metavar="ISSUER_CN", help="prefer the chain up to this issuer")
     add.add_argument("--profile", help="ACME profile to ask the CA for (if it lists profiles)")
     add.add_argument("--no-auto-renew", action="store_true", help="do not renew automatically")
+    add.add_argument("--deploy-binding", default="update", choices=DEPLOYMENT_BINDINGS,
+                     help="auto/single deployment: 'update' changes only sites that already have TLS; "
+                          "'add-or-update' also gives a matching HTTP-only site a TLS listener")
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add)
 
@@ -82,7 +86,7 @@ def _add(core: Core, args: argparse.Namespace) -> int:
         name=args.name, domains=args.domain, account=args.account, challenge=args.challenge,
         provider=args.provider, options=parse_option_pairs(args.option), key_type=args.key_type,
         reuse_key=args.reuse_key, preferred_chain=args.preferred_chain, profile=args.profile,
-        auto_renew=not args.no_auto_renew)
+        auto_renew=not args.no_auto_renew, deployment_binding=args.deploy_binding)
     if args.json:
         print_json(core.certificate_view(cert))
     else:

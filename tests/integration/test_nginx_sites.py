@@ -3,12 +3,18 @@ the file, and given HTTPS by the add-or-update binding. Certificates come from P
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import ssl
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography import x509
 from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from servers.common import free_port
 from servers.nginx import NginxNotFound, NginxServer
 from servers.pebble import PebbleServer
 
@@ -95,3 +101,82 @@ def test_renamed_site_is_refused(core: Core, pebble: PebbleServer, nginx: NginxS
     assert cert.status == "valid" and cert.deploy_status == "failed"
     assert nginx.site_file.read_text() == renamed  # nothing edited
     assert nginx.tls_serial("renamed.example.test") == nginx.initial_serials[HOST]
+
+
+PLAIN = "plain.example.test"
+
+
+def _plain_site(nginx: NginxServer) -> tuple[Path, int]:
+    """An HTTP-only site on its own port, loaded by the running nginx."""
+    http_port = free_port()
+    plain = nginx.sites_dir / "plain.conf"
+    plain.write_text(f"# {PLAIN}: HTTP only\nserver {{\n    listen 127.0.0.1:{http_port};\n    server_name {PLAIN};\n\n"
+                     f"    location / {{\n        return 200 \"{PLAIN}\\n\";\n    }}\n}}\n")
+    nginx.reload()
+    return plain, http_port
+
+
+def _serial_on(port: int, host: str, timeout: float = 10.0) -> int | None:
+    """The serial of the certificate presented on 127.0.0.1:`port` for `host` (SNI), once it answers."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
+                    context.wrap_socket(raw, server_hostname=host) as tls:
+                der = tls.getpeercert(binary_form=True)
+            assert der is not None
+            return x509.load_der_x509_certificate(der).serial_number
+        time.sleep(0.05)
+    return None
+
+
+def _auto_cert(core: Core, pebble: PebbleServer, nginx: NginxServer, binding: str, https_port: int) -> str:
+    core.update_settings({"nginx_config": str(nginx.conf), "apache_config": "off", "https_port": https_port})
+    add_account(core, pebble)
+    name = unique("bind")
+    add_standalone_cert(core, pebble, name, [PLAIN], deployment_mode="auto", deployment_binding=binding)
+    return name
+
+
+@pytest.mark.pebble
+def test_add_or_update_gives_an_http_site_https(core: Core, pebble: PebbleServer, nginx: NginxServer) -> None:
+    plain, _ = _plain_site(nginx)
+    https_port = free_port()
+    name = _auto_cert(core, pebble, nginx, "add-or-update", https_port)
+    plan = core.preview(name)
+    assert any(f"({plain}:2): add a TLS listener on port {https_port}" in line for line in plan.deployment), \
+        plan.deployment
+    before_other = nginx.other_file.read_bytes()
+
+    result = core.request(name, plan=plan)
+
+    assert result.deployed, result.deploy_error
+    serial = int(core.certificate_view(core.get_certificate(name))["serial"], 16)
+    assert _serial_on(https_port, PLAIN) == serial  # the new listener presents the Pebble certificate
+    text = plain.read_text()
+    assert f"listen 127.0.0.1:{https_port} ssl;" in text and "ssl_certificate " in text
+    assert nginx.other_file.read_bytes() == before_other
+    # The next deployment updates the site it made: the same site, now with TLS.
+    site, = [s for s in discover_sites(str(nginx.conf), "off") if s.hostnames == (PLAIN,)]
+    assert site.tls and site.ports[-1] == https_port
+    assert core.deploy(name) is None
+    assert plain.read_text().count("listen") == 2
+
+
+@pytest.mark.pebble
+def test_update_binding_lists_the_http_site_as_skipped(core: Core, pebble: PebbleServer, nginx: NginxServer) -> None:
+    plain, _ = _plain_site(nginx)
+    before = plain.read_bytes()
+    name = _auto_cert(core, pebble, nginx, "update", free_port())
+    plan = core.preview(name)
+    reason = (f"nginx site {PLAIN} ({plain}:2): skipped, it has no TLS listener (the 'add-or-update' deployment "
+              "binding would add one)")
+    assert reason in plan.deployment, plan.deployment
+
+    result = core.request(name)
+
+    assert not result.deployed and result.deploy_error and "no nginx or Apache site covers" in result.deploy_error
+    assert plain.read_bytes() == before

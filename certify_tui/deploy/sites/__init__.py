@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from certify_tui.deploy.base import Site
 from certify_tui.deploy.sites import apache, nginx
@@ -19,7 +19,8 @@ from certify_tui.deploy.sites.nginx_process import running_configs
 from certify_tui.errors import UsageError
 from certify_tui.identifiers import covers
 
-__all__ = ["ConfigError", "discover_sites", "match_sites", "site_covered", "sites_for"]
+__all__ = ["ConfigError", "Selection", "discover_sites", "match_sites", "select_sites", "site_covered",
+           "sites_for"]
 
 DISABLED = ("off", "none")  # a setting value that turns discovery of that server off
 
@@ -120,6 +121,51 @@ def match_sites(identifiers: Iterable[str], sites: Iterable[Site]) -> tuple[list
         elif verdict is False:
             partial.append(site)
     return covered, partial
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What an Auto deployment does with each discovered site that has any of the certificate's names."""
+
+    update: tuple[Site, ...] = ()  # TLS sites pointed at the certificate
+    add_tls: tuple[Site, ...] = ()  # HTTP-only sites given a TLS listener (add-or-update)
+    partial: tuple[Site, ...] = ()  # TLS sites only partly covered (a warning: left alone)
+    skipped: tuple[tuple[Site, str], ...] = ()  # other sites left alone, each with the reason
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        return self.update + self.add_tls
+
+
+def select_sites(identifiers: Iterable[str], sites: Iterable[Site], binding: str = "update") -> Selection:
+    """The Auto mode's choice: covered TLS sites are updated; a covered HTTP-only site gets a TLS listener
+    with the "add-or-update" binding, unless a TLS site already serves its names (the usual redirect
+    block on port 80 stays as it is); every other site with one of the names is listed with the reason."""
+    identifiers = list(identifiers)
+    sites = list(sites)
+    covered, partial = match_sites(identifiers, sites)
+    add: list[Site] = []
+    skipped: list[tuple[Site, str]] = []
+    for site in sites:
+        if site.tls:
+            continue
+        verdict = site_covered(identifiers, site)
+        if verdict is None:
+            continue
+        if verdict is False:
+            skipped.append((site, "it is only partly covered by this certificate"))
+            continue
+        twin = next((t for t in (*covered, *partial) if t.server == site.server
+                     and set(site.hostnames) <= set(t.hostnames)), None)
+        if twin is not None:
+            skipped.append((site, f"it has no TLS listener, and {twin.location} already serves its names "
+                                  "with TLS"))
+        elif binding == "add-or-update":
+            add.append(site)
+        else:
+            skipped.append((site, "it has no TLS listener (the 'add-or-update' deployment binding would add "
+                                  "one)"))
+    return Selection(tuple(covered), tuple(add), tuple(partial), tuple(skipped))
 
 
 def sites_for(identifiers: Iterable[str], sites: Iterable[Site]) -> list[Site]:

@@ -14,7 +14,7 @@ from textual.widgets import Label, Select
 
 from certify_tui.errors import CertifyError, UsageError
 from certify_tui.identifiers import covers
-from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.lifecycle.certificates import BINDING_CHOICES, CertificateSpec
 from certify_tui.tui.messages import Failed
 from certify_tui.tui.screens.editor.steps import row
 from certify_tui.tui.screens.editor.tasks import TaskEditor
@@ -59,10 +59,13 @@ class DeploymentStep(VerticalScroll):
         yield Label("", id="deploy-description", classes="help indented")
         yield row("Site", Select[str]([], prompt="Choose a site", id="deploy-site", compact=True), id="site-row")
         yield Label("", id="sites-note", classes="indented", markup=False)
+        yield row("Binding", Select[str]([(label, key) for key, label in BINDING_CHOICES.items()],
+                                         allow_blank=False, id="deploy-binding", compact=True), id="binding-row")
         yield TaskEditor(task_types)
 
     def on_mount(self) -> None:
         self.query_one("#site-row").display = False
+        self.query_one("#binding-row").display = False
         self.query_one("#sites-note").display = False
 
     # -- the spec's slice ----------------------------------------------------------------------
@@ -83,10 +86,12 @@ class DeploymentStep(VerticalScroll):
         await self.query_one(TaskEditor).load_tasks(spec.tasks or [])
         with self.prevent(Select.Changed):
             self.query_one("#deploy-mode", Select).value = spec.deployment_mode
+            self.query_one("#deploy-binding", Select).value = spec.deployment_binding
 
     def apply(self, spec: CertificateSpec) -> None:
         spec.deployment_mode = self.mode
         spec.deployment_site = self.site_id if self.mode == "single" else None
+        spec.deployment_binding = str(self.query_one("#deploy-binding", Select).value)
         spec.tasks = self.query_one(TaskEditor).specs()
 
     def comparable(self) -> dict[str, Any]:
@@ -108,6 +113,7 @@ class DeploymentStep(VerticalScroll):
         self.query_one("#deploy-description", Label).update(self.modes.get(mode, ""))
         uses_sites = mode in ("auto", "single")
         self.query_one("#site-row").display = mode == "single"
+        self.query_one("#binding-row").display = uses_sites
         if uses_sites and rediscover:
             self._discover()
         note = self.query_one("#sites-note", Label)
