@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from integration.test_cli import add_account as cli_add_account
+from integration.test_cli import cli
+from integration.test_cli import ok as cli_ok
 from servers.common import free_port
 from servers.nginx import NginxNotFound, NginxServer
 from servers.pebble import PebbleServer
@@ -180,3 +183,16 @@ def test_update_binding_lists_the_http_site_as_skipped(core: Core, pebble: Pebbl
 
     assert not result.deployed and result.deploy_error and "no nginx or Apache site covers" in result.deploy_error
     assert plain.read_bytes() == before
+
+
+@pytest.mark.pebble
+def test_cli_takes_the_binding_and_lists_site_ids(pebble: PebbleServer, nginx: NginxServer, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    cli_add_account(data, pebble)
+    cli_ok(data, "cert", "add", "b", "--domain", PLAIN, "-o", "port=8080", "--deploy-binding", "add-or-update")
+    assert cli_ok(data, "cert", "show", "b", "--json").json()["deployment"]["binding"] == "add-or-update"
+    bad = cli(data, "cert", "add", "c", "--domain", PLAIN, "--deploy-binding", "add")
+    assert bad.code == 2 and "--deploy-binding" in bad.err
+
+    table = cli_ok(data, "sites", "--nginx-config", str(nginx.conf), "--apache-config", "off").out
+    assert f"nginx:{HOST}@{nginx.port}" in table and f"{nginx.site_file}:2" in table
