@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -120,3 +121,31 @@ def test_binding_is_stored_only_when_used() -> None:
 def _write(path: Path, text: str) -> str:
     path.write_text(text)
     return str(path)
+
+
+def _single(tmp_path: Path, site: str, binding: str, extra: str = "") -> tuple[list[str], list[str], list[str]]:
+    """target_sites for a single-site certificate for a.test over an nginx with the HTTP-only a.test site."""
+    from types import SimpleNamespace
+
+    from certify_tui.deploy import target_sites
+
+    conf = _write(tmp_path / "nginx.conf", "http {\n" + NGINX_PLAIN + extra + "}\n")
+    cert = SimpleNamespace(identifiers=["a.test"], deployment=DeploymentSettings("single", site, (), binding))
+    choice = target_sites(cast(Any, cert), {"nginx_config": conf, "apache_config": "off"})  # a stand-in row
+    return [s.location for s in choice.sites], [s.location for s in choice.add_tls], choice.warnings
+
+
+def test_single_http_site_needs_add_or_update(tmp_path: Path) -> None:
+    from certify_tui.deploy import DeploymentFailed
+
+    with pytest.raises(DeploymentFailed, match=r"has no TLS listener; the 'update' deployment binding"):
+        _single(tmp_path, "nginx:a.test@80", "update")
+    conf = str(tmp_path / "nginx.conf")
+    assert _single(tmp_path, "nginx:a.test@80", "add-or-update") == ([f"{conf}:2"], [f"{conf}:2"], [])
+
+
+def test_single_http_site_with_a_tls_twin_updates_the_twin(tmp_path: Path) -> None:
+    twin = "server {\n    listen 443 ssl;\n    server_name a.test;\n}\n"
+    conf = str(tmp_path / "nginx.conf")
+    sites, added, notes = _single(tmp_path, "nginx:a.test@80", "add-or-update", twin)
+    assert sites == [f"{conf}:8"] and added == [] and "which is updated" in notes[0]
