@@ -84,3 +84,12 @@ def test_blocks_that_are_the_same_get_numbered_ids() -> None:
     assert [s.id for s in unique_ids([first, second])] == ["nginx:a.test@443", "nginx:a.test@443~2"]
     assert find_chosen_site("nginx:a.test@443~2", unique_ids([first, second]), ["a.test"])[0].config_file == \
         "/etc/nginx/b.conf"
+
+
+def test_resolve_stored_for_faces() -> None:
+    from certify_tui.deploy.sites.identity import resolve_stored
+
+    site = _site(("a.test",), (80, 443))
+    assert resolve_stored("/etc/nginx/a.conf:3", [site]) is site
+    assert resolve_stored("nginx:a.test@80", [site]) is site
+    assert resolve_stored("nginx:gone.test@80", [site]) is None

@@ -69,6 +69,18 @@ def find_chosen_site(stored: str, sites: Iterable[Site], identifiers: Iterable[s
     return site, warnings
 
 
+def resolve_stored(stored: str, sites: Iterable[Site]) -> Site | None:
+    """The site a stored value names now (by id, or by place for an old "<file>:<line>"), None when gone;
+    for faces showing the choice (no coverage check)."""
+    sites = list(sites)
+    if is_location(stored):
+        return next((s for s in sites if s.location == stored), None)
+    try:
+        return _by_id(stored, sites)
+    except DeploymentFailed:
+        return None
+
+
 def _by_id(stored: str, sites: list[Site]) -> Site:
     exact = next((s for s in sites if s.id == stored), None)
     if exact is not None:
