@@ -87,6 +87,11 @@ class TaskConfig:
                    title=str(stored.get("title") or ""))
 
 
+# update: only sites that already listen with TLS get the certificate; add-or-update: a covered
+# HTTP-only site also gets a TLS listener (Certify's "AddOrUpdate").
+DEPLOYMENT_BINDINGS = ("update", "add-or-update")
+
+
 @dataclass(frozen=True)
 class DeploymentSettings:
     """Where a new certificate goes: the mode (see lifecycle DEPLOYMENT_MODES), its site, and the tasks."""
@@ -94,9 +99,12 @@ class DeploymentSettings:
     mode: str = "files"
     site: str | None = None  # the site id, for the "single" mode only
     tasks: tuple[TaskConfig, ...] = ()
+    binding: str = "update"  # one of DEPLOYMENT_BINDINGS: may an HTTP-only site be given TLS?
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"mode": self.mode}
+        if self.binding != "update":  # rows keep the shape older versions wrote unless it is used
+            data["binding"] = self.binding
         if self.site is not None:
             data["site"] = self.site
         data["tasks"] = [task.to_json() for task in self.tasks]
@@ -109,7 +117,8 @@ class DeploymentSettings:
         if not isinstance(tasks, Sequence) or isinstance(tasks, str):
             raise ValueError(f"the stored deployment tasks are not a list: {tasks!r:.60}")
         return cls(mode=str(stored.get("mode") or "files"), site=stored.get("site") or None,
-                   tasks=tuple(TaskConfig.from_json(task) for task in tasks))
+                   tasks=tuple(TaskConfig.from_json(task) for task in tasks),
+                   binding=str(stored.get("binding") or "update"))
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, CertificateSpec
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
-from certify_tui.model import RenewalKind, RenewalPolicy
+from certify_tui.model import DEPLOYMENT_BINDINGS, RenewalKind, RenewalPolicy
 
 # The CertificateSpec field each option of `cert set` changes (checked by tests/unit/test_cli_parity.py).
 OPTION_FIELDS = {
     "--rename": "name", "--domain": "domains", "--add-domain": "domains", "--remove-domain": "domains",
     "--account": "account", "--key-type": "key_type", "--reuse-key": "reuse_key", "--new-key": "reuse_key",
     "--preferred-chain": "preferred_chain", "--profile": "profile", "--deploy": "deployment_mode",
-    "--site": "deployment_site", "--renew-percent": "renewal", "--renew-days-before": "renewal",
+    "--site": "deployment_site", "--deploy-binding": "deployment_binding", "--renew-percent": "renewal", "--renew-days-before": "renewal",
     "--renew-days-after": "renewal", "--auto-renew": "auto_renew", "--no-auto-renew": "auto_renew",
 }
 _RENEWAL_OPTIONS: tuple[tuple[str, RenewalKind], ...] = (
@@ -71,6 +71,9 @@ def _setting_options(parser: argparse.ArgumentParser) -> None:
                         help="auto: every matching nginx/Apache site; single: one site (--site); files: live "
                              "files only; none: archive only")
     parser.add_argument("--site", metavar="SITE", help="the site for --deploy single (certify-tui sites lists them)")
+    parser.add_argument("--deploy-binding", choices=DEPLOYMENT_BINDINGS,
+                        help="auto/single: 'update' changes only sites that already have TLS (the default); "
+                             "'add-or-update' also gives a matching HTTP-only site a TLS listener")
     renew = parser.add_mutually_exclusive_group()
     renew.add_argument("--renew-percent", type=float, metavar="N", help="renew at N percent of the lifetime (1-99)")
     renew.add_argument("--renew-days-before", type=float, metavar="N", help="renew N days before expiry")
@@ -91,7 +94,8 @@ def changes_from(args: argparse.Namespace) -> CertificateChanges:
         add_domains=tuple(getattr(args, "add_domain", ())), remove_domains=tuple(getattr(args, "remove_domain", ())),
         account=args.account, key_type=args.key_type, reuse_key=args.reuse_key,
         preferred_chain=args.preferred_chain, profile=args.profile, deployment_mode=args.deploy,
-        deployment_site=args.site, renewal=renewal, auto_renew=args.auto_renew)
+        deployment_site=args.site, deployment_binding=args.deploy_binding, renewal=renewal,
+        auto_renew=args.auto_renew)
 
 
 def _add(core: Core, args: argparse.Namespace) -> int:

@@ -27,9 +27,9 @@ def _list(core: Core, args: argparse.Namespace) -> int:
     if args.json:
         print_json([site.to_dict() for site in found])
         return 0
-    rows = [(site.server, ", ".join(site.hostnames) or "-", ", ".join(str(p) for p in site.ports),
-             "yes" if site.tls else "no", site.certificate or "-", f"{site.config_file}:{site.line}")
+    rows = [(site.id, ", ".join(site.hostnames) or "-", ", ".join(str(p) for p in site.ports),
+             "yes" if site.tls else "no", site.certificate or "-", site.location)
             for site in found]
-    print_table(["server", "hostnames", "ports", "tls", "certificate", "location"], rows,
+    print_table(["id (for --site)", "hostnames", "ports", "tls", "certificate", "location"], rows,
                 empty="No nginx or Apache sites found (give --nginx-config or --apache-config).")
     return 0

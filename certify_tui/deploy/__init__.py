@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 # Defined below the package's modules (tasks, sites) so they need not import the package; re-exported here.
 from certify_tui.deploy.base import DeploymentFailed as DeploymentFailed
@@ -36,10 +36,24 @@ class DeploymentTargets:
     problem: str | None = None  # auto/single: why no site will be changed
     warnings: tuple[str, ...] = ()  # sites left alone (partly covered), said again at deployment
     tasks: tuple[TaskConfig, ...] = ()  # the stored task definitions, in order
+    add_tls: tuple[str, ...] = ()  # ids of `sites` that get a new TLS listener (the add-or-update binding)
+    tls_port: int = 443  # the port of such a listener
+    skipped: tuple[str, ...] = ()  # sites left alone, each with the reason, said again at deployment
+    binding: str = "update"  # see model.DEPLOYMENT_BINDINGS
 
     @property
     def changes_sites(self) -> bool:
         return self.mode in ("auto", "single")
+
+    def adds_tls(self, site: Site) -> bool:
+        return site.id in self.add_tls
+
+
+class SiteChoice(NamedTuple):
+    sites: list[Site]
+    warnings: list[str]
+    add_tls: list[Site]
+    skipped: list[str]
 
 
 def deployment_targets(cert: ManagedCertificate, settings: dict[str, Any]) -> DeploymentTargets:
@@ -47,11 +61,13 @@ def deployment_targets(cert: ManagedCertificate, settings: dict[str, Any]) -> De
     mode, tasks = cert.deployment.mode, cert.deployment.tasks
     if mode not in ("auto", "single"):
         return DeploymentTargets(mode, tasks=tasks)
+    port, binding = int(settings.get("https_port") or 443), cert.deployment.binding
     try:
-        sites, warnings = target_sites(cert, settings)
+        choice = target_sites(cert, settings)
     except CertifyError as exc:
-        return DeploymentTargets(mode, problem=exc.message, tasks=tasks)
-    return DeploymentTargets(mode, tuple(sites), None if sites else NO_SITE, tuple(warnings), tasks)
+        return DeploymentTargets(mode, problem=exc.message, tasks=tasks, tls_port=port, binding=binding)
+    return DeploymentTargets(mode, tuple(choice.sites), None if choice.sites else NO_SITE, tuple(choice.warnings),
+                             tasks, tuple(s.id for s in choice.add_tls), port, tuple(choice.skipped), binding)
 
 
 def deployed_files(cert: ManagedCertificate, files: dict[str, str], serial: str, not_after: str) -> DeployedFiles:
@@ -62,25 +78,47 @@ def deployed_files(cert: ManagedCertificate, files: dict[str, str], serial: str,
                          privkey=Path(files["privkey"]), serial=serial, not_after=not_after)
 
 
-def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> tuple[list[Site], list[str]]:
-    """The sites this certificate's mode deploys to, and warnings for the preview (partly covered sites...)."""
+def target_sites(cert: ManagedCertificate, settings: dict[str, Any]) -> SiteChoice:
+    """The sites this certificate's mode deploys to (those given TLS among them), warnings for the preview
+    (partly covered sites...) and the sites left alone with the reason."""
     deployment = cert.deployment
-    mode = deployment.mode
-    if mode not in ("auto", "single"):
-        return [], []
-    from certify_tui.deploy.sites import discover_sites, match_sites
+    if deployment.mode not in ("auto", "single"):
+        return SiteChoice([], [], [], [])
+    from certify_tui.deploy.sites import discover_sites, select_sites
 
     sites = discover_sites(settings.get("nginx_config") or None, settings.get("apache_config") or None)
-    if mode == "single":
-        chosen = [s for s in sites if s.id == deployment.site]
-        if not chosen:
-            raise DeploymentFailed(f"The site {deployment.site} was not found in the web server "
-                                   "configuration any more; choose the site again.")
-        return chosen, []
-    covered, partial = match_sites(list(cert.identifiers), sites)
-    warnings = [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}) is only partly covered "
-                "by this certificate, so it is left alone" for s in partial]
-    return covered, warnings
+    if deployment.mode == "single":
+        return _single_site(cert, sites)
+    chosen = select_sites(list(cert.identifiers), sites, deployment.binding)
+    warnings = [f"{s.server} site {', '.join(s.hostnames)} ({s.location}) is only partly covered "
+                "by this certificate, so it is left alone" for s in chosen.partial]
+    skipped = [f"{site_label(s)}: skipped, {reason}" for s, reason in chosen.skipped]
+    return SiteChoice(list(chosen.sites), warnings, list(chosen.add_tls), skipped)
+
+
+def _single_site(cert: ManagedCertificate, sites: list[Site]) -> SiteChoice:
+    from certify_tui.deploy.sites.identity import find_chosen_site
+
+    if not cert.deployment.site:
+        raise DeploymentFailed("No site is chosen for the single-site deployment; choose one.")
+    site, notes = find_chosen_site(cert.deployment.site, sites, cert.identifiers)
+    if site.tls:
+        return SiteChoice([site], notes, [], [])
+    # An Apache site given TLS by add-or-update got a second <VirtualHost> for its names: update that one.
+    twin = next((t for t in sites if t.tls and t.server == site.server and set(site.hostnames) <= set(t.hostnames)
+                 and t.config_file == site.config_file), None)
+    if twin is not None:
+        return SiteChoice([twin], [*notes, f"{site_label(site)} has no TLS listener; its names are served with "
+                                            f"TLS by {twin.location}, which is updated"], [], [])
+    if cert.deployment.binding != "add-or-update":
+        raise DeploymentFailed(f"The {site_label(site)} has no TLS listener; the 'update' deployment binding "
+                               "changes only sites that have one ('add-or-update' would add it).")
+    return SiteChoice([site], notes, [site], [])
+
+
+def site_label(site: Site) -> str:
+    """"nginx site a.example.test (/etc/nginx/sites-enabled/a:3)" for messages."""
+    return f"{site.server} site {', '.join(site.hostnames) or '(no name)'} ({site.location})"
 
 
 def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, log: RequestLog,
@@ -121,15 +159,17 @@ def _deploy_sites(targets: DeploymentTargets, files: DeployedFiles, log: Request
         with in_step(log, DEPLOY):
             log.step("deploy", targets.problem, ok=False)
         return [targets.problem]
-    for warning in targets.warnings:
+    for warning in (*targets.warnings, *targets.skipped):
         log.info(warning)
     failures = []
     for site in targets.sites:
         where = f"{site.server} site {', '.join(site.hostnames)}"
+        add_port = targets.tls_port if targets.adds_tls(site) else None
         with in_step(log, site_step_id(site.id)):
             try:
-                deploy_to_site(site, files, log)
-                log.step("deploy", f"{where} now serves the new certificate", ok=True)
+                deploy_to_site(site, files, log, add_tls_port=add_port)
+                log.step("deploy", f"{where} now serves the new certificate"
+                         + (f" on a new TLS listener (port {add_port})" if add_port else ""), ok=True)
             except DeploymentFailed as exc:
                 log.step("deploy", f"{where}: {exc.message}", ok=False)
                 failures.append(f"{where}: {exc.message}")

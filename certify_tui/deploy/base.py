@@ -25,7 +25,7 @@ class Site:
     """One TLS-capable site (nginx server block, Apache VirtualHost) as found in a configuration."""
 
     server: str  # "nginx" or "apache"
-    id: str  # stable across runs: "<config file>:<line>" of the block
+    id: str  # what the site is, stable across edits of its file: see site_id()
     hostnames: tuple[str, ...]
     ports: tuple[int, ...]
     tls: bool  # listens with TLS already
@@ -35,10 +35,24 @@ class Site:
     key: str | None = None  # current ssl_certificate_key / SSLCertificateKeyFile
     main_config: str = ""  # the main configuration the block was found through (for `nginx -t -c`)
 
+    @property
+    def location(self) -> str:
+        """Where it is now, for people (and for ids stored by older versions): "<config file>:<line>"."""
+        return f"{self.config_file}:{self.line}"
+
     def to_dict(self) -> dict[str, object]:
-        return {"server": self.server, "id": self.id, "hostnames": list(self.hostnames), "ports": list(self.ports),
+        return {"server": self.server, "id": self.id, "location": self.location, "hostnames": list(self.hostnames), "ports": list(self.ports),
                 "tls": self.tls, "config_file": self.config_file, "line": self.line,
                 "certificate": self.certificate, "key": self.key, "main_config": self.main_config}
+
+
+def site_id(server: str, hostnames: tuple[str, ...], ports: tuple[int, ...]) -> str:
+    """A site's id from what it is, not where it is: "nginx:example.test,www.example.test@443".
+
+    Names and ports sorted, so reordering a `server_name` or adding a comment leaves it the same site;
+    renaming it makes it another one. Blocks that share all three get "~2", "~3" (see unique_ids)."""
+    names = ",".join(sorted(set(hostnames))) or "_"
+    return f"{server}:{names}@{','.join(str(p) for p in sorted(set(ports)))}"
 
 
 @dataclass(frozen=True)

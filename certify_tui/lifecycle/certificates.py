@@ -19,6 +19,7 @@ from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
 from certify_tui.model import (
+    DEPLOYMENT_BINDINGS,
     RENEWAL_KINDS,
     ChallengeRule,
     DeploymentSettings,
@@ -31,6 +32,10 @@ from certify_tui.store.models import Account, CertificateVersion, ManagedCertifi
 
 log = logging.getLogger(__name__)
 
+BINDING_CHOICES = {  # DEPLOYMENT_BINDINGS as faces offer them
+    "update": "Update: only sites that already have TLS",
+    "add-or-update": "Add or update: also give HTTP-only sites a TLS listener",
+}
 DEPLOYMENT_MODES = {
     "auto": "Auto: every discovered nginx/Apache site whose names this certificate covers",
     "single": "Single site: one chosen nginx/Apache site",
@@ -65,6 +70,7 @@ class CertificateSpec:
     auto_renew: bool = True
     deployment_mode: str = "files"
     deployment_site: str | None = None  # the site id for the "single" mode
+    deployment_binding: str = "update"  # auto/single: "add-or-update" may add a TLS listener to an HTTP site
     tasks: list[TaskConfig] | None = None  # run in order; None keeps the stored ones
 
 
@@ -194,9 +200,13 @@ def _checked_deployment(spec: CertificateSpec, stored: DeploymentSettings) -> De
     if spec.deployment_mode == "single" and not spec.deployment_site:
         raise UsageError("The 'single site' deployment needs a site: choose one (certify-tui sites lists them).",
                          field="deployment_site")
+    if spec.deployment_binding not in DEPLOYMENT_BINDINGS:
+        raise UsageError(f"Unknown deployment binding '{spec.deployment_binding}'; "
+                         f"choose one of: {', '.join(DEPLOYMENT_BINDINGS)}.", field="deployment_binding")
     return DeploymentSettings(mode=spec.deployment_mode,
                               site=spec.deployment_site if spec.deployment_mode == "single" else None,
-                              tasks=stored.tasks if spec.tasks is None else check_tasks(spec.tasks))
+                              tasks=stored.tasks if spec.tasks is None else check_tasks(spec.tasks),
+                              binding=spec.deployment_binding)
 
 
 def _same_name(name: str) -> peewee.Expression:
@@ -276,7 +286,7 @@ def spec_of(cert: ManagedCertificate) -> CertificateSpec:
         rules=list(cert.challenge_rules), key_type=cert.key_type, reuse_key=cert.reuse_key,
         preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=cert.renewal,
         auto_renew=cert.auto_renew, deployment_mode=cert.deployment.mode, deployment_site=cert.deployment.site,
-        tasks=list(cert.deployment.tasks),
+        deployment_binding=cert.deployment.binding, tasks=list(cert.deployment.tasks),
     )
 
 

@@ -13,7 +13,7 @@ from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.deploy import NO_SITE, DeploymentTargets, deployment_targets
 from certify_tui.errors import CertifyError, about
 from certify_tui.events import DEPLOY, ORDER, STORE, site_step_id, task_step_id, validation_step_id
-from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, renews_at
+from certify_tui.lifecycle.certificates import BINDING_CHOICES, DEPLOYMENT_MODES, renews_at
 from certify_tui.lifecycle.settings import get_settings
 from certify_tui.model import ChallengeRule, TaskConfig
 from certify_tui.paths import DataDir
@@ -52,7 +52,8 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
         "rules": [[v.identifier, v.challenge, v.provider, v.rule, v.options] for v in validations],
         "key": [cert.key_type, reuse_key],
         "order options": [cert.preferred_chain, cert.profile],
-        "sites": [targets.mode, [[s.id, list(s.hostnames)] for s in targets.sites]],
+        "sites": [targets.mode, [[s.id, list(s.hostnames)] + (["add tls", targets.tls_port] if targets.adds_tls(s)
+                                                               else []) for s in targets.sites]],
         "tasks": [t.shown for t in tasks],
     }
     return Plan(
@@ -113,12 +114,20 @@ def _site_lines(targets: DeploymentTargets, files: CertificateFiles, warnings: l
     if not targets.changes_sites:
         return []
     warnings.extend(targets.warnings)
+    lines = [f"binding: {BINDING_CHOICES.get(targets.binding, targets.binding)}"
+             + (f" (new TLS listeners on port {targets.tls_port})" if targets.binding == "add-or-update" else "")]
     if targets.problem is not None:
         warnings.append(f"{NO_SITE}: nothing would be deployed" if targets.problem == NO_SITE else targets.problem)
-        return []
+        return lines + list(targets.skipped)
     live = files.live_files()
-    return [f"{s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line}): TLS directives -> "
-            f"{live['fullchain']} and {live['privkey']}, then validate and reload" for s in targets.sites]
+    for s in targets.sites:
+        added = (f"add a TLS listener on port {targets.tls_port} "
+                 + ("(listen ... ssl in its server block)" if s.server == "nginx" else
+                    f"(a <VirtualHost *:{targets.tls_port}> with SSLEngine on and its names)")
+                 + " and ") if targets.adds_tls(s) else ""
+        lines.append(f"{s.server} site {', '.join(s.hostnames)} ({s.location}): {added}TLS directives -> "
+                     f"{live['fullchain']} and {live['privkey']}, then validate and reload")
+    return lines + list(targets.skipped)
 
 
 def _steps(account: Account, validations: list[ValidationStep], targets: DeploymentTargets,
@@ -133,7 +142,8 @@ def _steps(account: Account, validations: list[ValidationStep], targets: Deploym
     steps.append(PlanStep(STORE, "store", "verify the chain and key, archive the version, switch the live files"))
     if targets.sites:
         steps += [PlanStep(site_step_id(s.id), "deploy",
-                           f"deploy to the {s.server} site {', '.join(s.hostnames)} ({s.config_file}:{s.line})",
+                           f"deploy to the {s.server} site {', '.join(s.hostnames)} ({s.location})"
+                           + (f", adding a TLS listener on port {targets.tls_port}" if targets.adds_tls(s) else ""),
                            f"{s.server} {', '.join(s.hostnames)}") for s in targets.sites]
     elif targets.changes_sites:
         steps.append(PlanStep(DEPLOY, "deploy", f"deploy: {targets.problem}"))

@@ -39,6 +39,8 @@ class AppSettings(Plugin):
         Param("apache_config", "Apache configuration", type="path", default="", exists="file", keywords=("off",),
               help="The Apache main configuration file, e.g. /etc/apache2/apache2.conf or "
                    "/etc/httpd/conf/httpd.conf. Empty: discovered (apachectl -V, the usual paths); off: no Apache."),
+        Param("https_port", "HTTPS port for new listeners", type="int", default=443, minimum=1, maximum=65535,
+              help="The port the add-or-update deployment binding gives an HTTP-only site's new TLS listener."),
     )
 
 

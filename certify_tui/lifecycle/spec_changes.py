@@ -33,6 +33,7 @@ class CertificateChanges:
     profile: str | None = None
     deployment_mode: str | None = None
     deployment_site: str | None = None
+    deployment_binding: str | None = None  # update or add-or-update (checked by the core)
     renewal: RenewalPolicy | None = None  # checked by renewal_policy when applied
     auto_renew: bool | None = None
 
@@ -102,6 +103,7 @@ def apply_changes(spec: CertificateSpec, changes: CertificateChanges) -> Certifi
         profile=_given(changes.profile, spec.profile) or None,
         deployment_mode=mode,
         deployment_site=site if mode == "single" else None,
+        deployment_binding=_given(changes.deployment_binding, spec.deployment_binding),
         renewal=(spec.renewal if changes.renewal is None
                  else renewal_policy(changes.renewal.kind, changes.renewal.value)),
         auto_renew=_given(changes.auto_renew, spec.auto_renew),

@@ -183,7 +183,8 @@ def test_cli_lists_both_sites(nginx: NginxServer, tmp_path: Path) -> None:
     sites = json.loads(out.stdout)
     assert [(s["server"], s["hostnames"], s["ports"], s["tls"]) for s in sites] == [
         ("nginx", [HOST], [nginx.port], True), ("nginx", [OTHER], [nginx.port], True)]
-    assert sites[0]["id"] == f"{nginx.site_file}:2" and sites[0]["certificate"].endswith(f"{HOST}.crt")
+    assert sites[0]["id"] == f"nginx:{HOST}@{nginx.port}" and sites[0]["location"] == f"{nginx.site_file}:2"
+    assert sites[0]["certificate"].endswith(f"{HOST}.crt")
 
     table = subprocess.run([str(CLI), "--data-dir", str(tmp_path / "data"), "sites", "--nginx-config",
                             str(nginx.conf), "--apache-config", "off"], capture_output=True, text=True, timeout=60)

@@ -506,6 +506,30 @@ async def test_single_site_mode_lists_the_discovered_sites(make_app, tmp_path) -
         assert screen.query_one("#deploy-site", Select).value == site.id
 
 
+async def test_binding_is_chosen_for_auto_and_single(make_app, tmp_path) -> None:
+    core = fresh_core("editor-binding")
+    add_certificate(add_account(), "shop", ["shop.example.com", "www.shop.example.com"])
+    write_nginx(core, tmp_path)
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await open_deployment(pilot, "shop")
+        assert not screen.query_one("#binding-row").display  # files: no site is changed
+        await choose_mode(pilot, "auto")
+        assert screen.query_one("#binding-row").display
+        binding = screen.query_one("#deploy-binding", Select)
+        assert binding.value == "update"
+        binding.focus()
+        await choose(pilot, 1)
+        assert binding.value == "add-or-update"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: not isinstance(app.screen, CertificateEditorScreen))
+        deployment = core.get_certificate("shop").deployment
+        assert deployment.mode == "auto" and deployment.binding == "add-or-update"
+
+        screen = await open_deployment(pilot, "shop")  # reopened: the stored binding
+        assert screen.query_one("#deploy-binding", Select).value == "add-or-update"
+
+
 # -- the plug-in form on its own ----------------------------------------------------------------
 class TokenPlugin(Plugin):
     id = "demo"
@@ -592,7 +616,7 @@ def deployment_with_tasks_run_before():
     async def run_before(pilot) -> None:
         screen = await open_deployment(pilot, "shop")
         await wait_until(pilot, lambda: screen.sites is not None)
-        await pilot.press("tab", "tab", "tab")  # mode, site, add-task: the task list
+        await pilot.press("tab", "tab", "tab", "tab")  # mode, site, binding, add-task: the task list
         assert pilot.app.focused is screen.query_one(TaskList)
         await pilot.pause(0.1)
 

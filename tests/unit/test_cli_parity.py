@@ -37,6 +37,7 @@ FIELD_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "auto_renew": {"cert add": ("--auto-renew", "--no-auto-renew"), "cert set": ("--auto-renew", "--no-auto-renew")},
     "deployment_mode": {"cert add": ("--deploy",), "cert set": ("--deploy",)},
     "deployment_site": {"cert add": ("--site",), "cert set": ("--site",)},
+    "deployment_binding": {"cert add": ("--deploy-binding",), "cert set": ("--deploy-binding",)},
     "tasks": {"cert task add": ("--type", "--option", "--title", "--trigger", "--retries", "--retry-delay",
                                 "--stop-on-failure"),
               "cert task remove": ("number",), "cert task move": ("number", "--to"), "cert task list": ("name",)},

@@ -61,6 +61,7 @@ def spec(**changes: Any) -> CertificateSpec:
     ({"renewal": RenewalPolicy("percent", 120)}, "renewal", "between 1 and 99"),
     ({"deployment_mode": "ftp"}, "deployment_mode", "Unknown deployment mode"),
     ({"deployment_mode": "single"}, "deployment_site", "needs a site"),
+    ({"deployment_mode": "auto", "deployment_binding": "add"}, "deployment_binding", "Unknown deployment binding"),
     ({"tasks": [TaskConfig("command", {"command": "true"}), TaskConfig("ftp")]}, "tasks[1]",
      "Unknown deployment task type"),
     ({"tasks": [TaskConfig("webhook", {"url": "gopher://x"})]}, "tasks[0]", "webhook: option 'url'"),

@@ -37,7 +37,8 @@ def test_nginx_debian_layout() -> None:
     assert tls.ports == (443,)  # `[::]:443 ssl` is the same port; `443 quic` is ignored
     assert tls.certificate == "/etc/letsencrypt/live/example.com/fullchain.pem"  # quotes removed
     assert tls.key == "/etc/letsencrypt/live/example.com/privkey.pem"
-    assert tls.id == f"{NGINX}/sites-enabled/example.com.conf:9"
+    assert tls.id == "nginx:example.com,www.example.com@443"  # what it is, not where
+    assert tls.location == f"{NGINX}/sites-enabled/example.com.conf:9"
     assert tls.main_config == str(NGINX / "nginx.conf")
 
     redirect = found["sites-enabled/example.com.conf:2"]

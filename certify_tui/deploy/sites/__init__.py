@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from certify_tui.deploy.base import Site
 from certify_tui.deploy.sites import apache, nginx
 from certify_tui.deploy.sites.nginx import ConfigError
+from certify_tui.deploy.sites.nginx_process import running_configs
 from certify_tui.errors import UsageError
 from certify_tui.identifiers import covers
 
-__all__ = ["ConfigError", "discover_sites", "match_sites", "site_covered", "sites_for"]
+__all__ = ["ConfigError", "Selection", "discover_sites", "match_sites", "select_sites", "site_covered",
+           "sites_for"]
 
 DISABLED = ("off", "none")  # a setting value that turns discovery of that server off
 
 
 def discover_sites(nginx_config: str | None = None, apache_config: str | None = None, *,
-                   nginx_binary: str = "nginx", apache_server_root: str | None = None) -> list[Site]:
+                   nginx_binary: str = "nginx", apache_server_root: str | None = None,
+                   proc_root: str = "/proc") -> list[Site]:
     """Sites from the given main configuration files; for a server whose file is not given, from the
-    installed server's own configuration (`nginx -V`, `apachectl -V`, the usual paths), if any.
+    installed server's own configuration (`nginx -V`, `apachectl -V`, the usual paths), if any, and
+    for nginx also from every running master's `-c FILE` (read from `proc_root`, Linux only).
 
     A given file that does not exist is a UsageError; an unreadable or malformed one a ConfigError
     naming the file and line. "off" skips that server."""
@@ -35,9 +40,8 @@ def discover_sites(nginx_config: str | None = None, apache_config: str | None = 
     elif nginx_config:
         found += nginx.sites(_existing(nginx_config, "nginx"))
     else:
-        conf, _prefix = nginx.find_config(nginx_binary)
-        if conf and os.path.isfile(conf):
-            found += nginx.sites(conf)
+        for main in _nginx_configs(nginx_binary, proc_root):
+            found += nginx.sites(main)
     if apache_config and apache_config.lower() in DISABLED:
         pass
     elif apache_config:
@@ -46,7 +50,31 @@ def discover_sites(nginx_config: str | None = None, apache_config: str | None = 
         conf, root = apache.find_config()
         if conf:
             found += apache.sites(conf, apache_server_root or root)
-    return found
+    return unique_ids(found)
+
+
+def unique_ids(sites: list[Site]) -> list[Site]:
+    """Blocks with the same server, names and ports (one per listen address, in two files...) get
+    "~2", "~3" after the first, in configuration order, so every site has its own id."""
+    seen: dict[str, int] = {}
+    result = []
+    for site in sites:
+        seen[site.id] = seen.get(site.id, 0) + 1
+        result.append(site if seen[site.id] == 1 else replace(site, id=f"{site.id}~{seen[site.id]}"))
+    return result
+
+
+def _nginx_configs(binary: str, proc_root: str) -> list[str]:
+    """The installed nginx's own file, then those running masters were started with; each once."""
+    conf, _prefix = nginx.find_config(binary)
+    candidates = [conf] if conf else []
+    candidates += [running for running, _ in running_configs(proc_root)]
+    configs: dict[str, str] = {}  # the real file -> the path as named (site ids keep the name)
+    for candidate in candidates:
+        real = os.path.realpath(candidate)
+        if os.path.isfile(real) and real not in configs:
+            configs[real] = candidate
+    return list(configs.values())
 
 
 def _existing(path: str, server: str) -> str:
@@ -93,6 +121,51 @@ def match_sites(identifiers: Iterable[str], sites: Iterable[Site]) -> tuple[list
         elif verdict is False:
             partial.append(site)
     return covered, partial
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What an Auto deployment does with each discovered site that has any of the certificate's names."""
+
+    update: tuple[Site, ...] = ()  # TLS sites pointed at the certificate
+    add_tls: tuple[Site, ...] = ()  # HTTP-only sites given a TLS listener (add-or-update)
+    partial: tuple[Site, ...] = ()  # TLS sites only partly covered (a warning: left alone)
+    skipped: tuple[tuple[Site, str], ...] = ()  # other sites left alone, each with the reason
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        return self.update + self.add_tls
+
+
+def select_sites(identifiers: Iterable[str], sites: Iterable[Site], binding: str = "update") -> Selection:
+    """The Auto mode's choice: covered TLS sites are updated; a covered HTTP-only site gets a TLS listener
+    with the "add-or-update" binding, unless a TLS site already serves its names (the usual redirect
+    block on port 80 stays as it is); every other site with one of the names is listed with the reason."""
+    identifiers = list(identifiers)
+    sites = list(sites)
+    covered, partial = match_sites(identifiers, sites)
+    add: list[Site] = []
+    skipped: list[tuple[Site, str]] = []
+    for site in sites:
+        if site.tls:
+            continue
+        verdict = site_covered(identifiers, site)
+        if verdict is None:
+            continue
+        if verdict is False:
+            skipped.append((site, "it is only partly covered by this certificate"))
+            continue
+        twin = next((t for t in (*covered, *partial) if t.server == site.server
+                     and set(site.hostnames) <= set(t.hostnames)), None)
+        if twin is not None:
+            skipped.append((site, f"it has no TLS listener, and {twin.location} already serves its names "
+                                  "with TLS"))
+        elif binding == "add-or-update":
+            add.append(site)
+        else:
+            skipped.append((site, "it has no TLS listener (the 'add-or-update' deployment binding would add "
+                                  "one)"))
+    return Selection(tuple(covered), tuple(add), tuple(partial), tuple(skipped))
 
 
 def sites_for(identifiers: Iterable[str], sites: Iterable[Site]) -> list[Site]:

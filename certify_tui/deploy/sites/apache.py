@@ -16,7 +16,7 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-from certify_tui.deploy.base import Site
+from certify_tui.deploy.base import Site, site_id
 from certify_tui.deploy.sites.nginx import (
     ConfigError,
     Directive,
@@ -227,7 +227,8 @@ def site_from_vhost(vhost: Directive, main: str, server_root: Path) -> Site:
         elif lower == "sslcertificatekeyfile" and d.args and key is None:
             key = resolve(d.args[0], server_root)
     ports = tuple(dict.fromkeys(vhost_port(a) for a in vhost.args)) or (DEFAULT_PORT,)
-    return Site(server="apache", id=f"{vhost.file}:{vhost.line}", hostnames=tuple(vhost_names(block)),
+    hostnames = tuple(vhost_names(block))
+    return Site(server="apache", id=site_id("apache", hostnames, ports), hostnames=hostnames,
                 ports=ports, tls=_is_tls(block), config_file=vhost.file, line=vhost.line,
                 certificate=cert, key=key, main_config=main)
 
@@ -333,7 +334,7 @@ def _own(block: list[Directive]) -> Iterator[Directive]:
 
 
 def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: str, server_root: Path,
-                    hostnames: tuple[str, ...] | None = None) -> Edit:
+                    hostnames: tuple[str, ...] | None = None, *, add_tls_port: int | None = None) -> Edit:
     """Point the <VirtualHost> at `file`:`line` at the given files; raise EditRefused when unsafe.
 
     SSLCertificateFile gets the full chain (Apache 2.4.8+), SSLCertificateKeyFile the key, and any
@@ -348,7 +349,9 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
                           f"{', '.join(vhost_names(vhost.block)) or 'no name'}, not {', '.join(hostnames)}; "
                           "list the sites again")
     if not _is_tls(vhost.block):
-        raise EditRefused("site has no TLS listener; add `SSLEngine on` to the virtual host first")
+        if add_tls_port is None:
+            raise EditRefused("site has no TLS listener; add `SSLEngine on` to the virtual host first")
+        return add_tls_vhost(text, vhost, add_tls_port, fullchain, privkey)
     own = list(_own(vhost.block))
     for inc in (d for d in own if d.name.lower() in _INCLUDES):
         for d in children(inc.included, nested=True):
@@ -387,6 +390,24 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
         newline = "\r\n" if "\r\n" in text else "\n"
         edits.append((at, at, "".join(f"{newline}{indent}{name} {quote(want[name])}" for name in missing)))
     return Edit(apply_edits(text, edits), True, notes)
+
+
+def add_tls_vhost(text: str, vhost: Directive, port: int, fullchain: str, privkey: str) -> Edit:
+    """A `<VirtualHost *:PORT>` after `vhost`, with its ServerName, ServerAlias and DocumentRoot, `SSLEngine on`
+    and the certificate (the add-or-update binding; mod_ssl and a `Listen PORT` must be there already)."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    indent = _indent(text, vhost.start)
+    inner = indent + "    "
+    copied = [d for d in (vhost.block or []) if d.name.lower() in ("servername", "serveralias", "documentroot")
+              and d.args]
+    lines = [f"{indent}<VirtualHost *:{port}>"]
+    lines += [f"{inner}{d.name} {' '.join(quote(a) for a in d.args)}" for d in copied]
+    lines += [f"{inner}SSLEngine on", f"{inner}SSLCertificateFile {quote(fullchain)}",
+              f"{inner}SSLCertificateKeyFile {quote(privkey)}", f"{indent}</VirtualHost>"]
+    added = newline + newline + newline.join(lines)
+    at = vhost.end
+    return Edit(apply_edits(text, [(at, at, added)]), True,
+                [f"added <VirtualHost *:{port}> with SSLEngine on for {', '.join(vhost_names(vhost.block or []))}"])
 
 
 def _indent(text: str, offset: int) -> str:

@@ -49,13 +49,14 @@ class SiteChange:
 def deploy_to_site(site: Site, files: DeployedFiles, log: StepLogger, *, nginx_binary: str = "nginx",
                    apache_binary: str | None = None, main_config: str | None = None, prefix: str | None = None,
                    reload_command: Sequence[str] | None = None, backup_dir: str | os.PathLike[str] | None = None,
-                   test_only: bool = False) -> SiteChange:
+                   test_only: bool = False, add_tls_port: int | None = None) -> SiteChange:
     """Make `site` serve `files` (fullchain + privkey); DeploymentFailed with the reason otherwise.
 
     `main_config` / `prefix` are what the server was started with (`-c` / `-p`; default: the file the
     site was discovered through); `reload_command` replaces the default reload; `test_only` edits and
     validates, then puts the file back without reloading. Backups go to `backup_dir`, by default
-    `site-backups/` in the certificate's folder."""
+    `site-backups/` in the certificate's folder. `add_tls_port`: a site without a TLS listener gets one
+    on that port (the add-or-update binding), validated, reloaded and restored like any edit."""
     if site.server not in ("nginx", "apache"):
         raise DeploymentFailed(f"unknown web server type '{site.server}'")
     server: _Server
@@ -64,12 +65,14 @@ def deploy_to_site(site: Site, files: DeployedFiles, log: StepLogger, *, nginx_b
             server = _Nginx(site, nginx_binary, main_config, prefix, reload_command)
         else:
             server = _Apache(site, apache_binary, main_config, reload_command)
+        server.add_tls_port = add_tls_port
         return _deploy(site, files, log, server, backup_dir, test_only)
 
 
 class _Server:
     label: str
     conf_dir: Path
+    add_tls_port: int | None = None  # give a site without TLS a listener on this port
 
     def edit(self, text: str, fullchain: str, privkey: str) -> nginx.Edit:
         raise NotImplementedError
@@ -114,7 +117,7 @@ class _Nginx(_Server):
 
     def edit(self, text: str, fullchain: str, privkey: str) -> nginx.Edit:
         return nginx.set_certificate(text, self.site.config_file, self.site.line, fullchain, privkey,
-                                     self.conf_dir, self.site.hostnames)
+                                     self.conf_dir, self.site.hostnames, add_tls_port=self.add_tls_port)
 
     def validate(self) -> str | None:
         ok, output = _run([self.binary, *self.where, "-t", "-q"])
@@ -143,7 +146,7 @@ class _Apache(_Server):
 
     def edit(self, text: str, fullchain: str, privkey: str) -> nginx.Edit:
         return apache.set_certificate(text, self.site.config_file, self.site.line, fullchain, privkey,
-                                      self.conf_dir, self.site.hostnames)
+                                      self.conf_dir, self.site.hostnames, add_tls_port=self.add_tls_port)
 
     def validate(self) -> str | None:
         ok, output = _run([self.binary or "apachectl", "-t", *self.where])

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from certify_tui.deploy.base import Site
+from certify_tui.deploy.base import Site, site_id
 from certify_tui.errors import OperationError
 
 DEFAULT_PORT = 80
@@ -275,7 +275,8 @@ def site_from_block(server: Directive, main: str, conf_dir: Path, inherited: tup
         ports.append(DEFAULT_PORT)
     # A plain-HTTP block serves no certificate, whatever the http level says.
     cert, key = (own_cert or cert, own_key or key) if tls else (None, None)
-    return Site(server="nginx", id=f"{server.file}:{server.line}", hostnames=tuple(dict.fromkeys(names)),
+    hostnames = tuple(dict.fromkeys(names))
+    return Site(server="nginx", id=site_id("nginx", hostnames, tuple(ports)), hostnames=hostnames,
                 ports=tuple(ports), tls=tls, config_file=server.file, line=server.line,
                 certificate=resolve(cert, conf_dir) if cert else None,
                 key=resolve(key, conf_dir) if key else None, main_config=main)
@@ -404,8 +405,11 @@ def apply_edits(text: str, edits: list[tuple[int, int, str]]) -> str:
 
 
 def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: str,
-                    conf_dir: Path, hostnames: tuple[str, ...] | None = None) -> Edit:
-    """Point the `server` block at `file`:`line` at the given files; raise EditRefused when unsafe."""
+                    conf_dir: Path, hostnames: tuple[str, ...] | None = None, *,
+                    add_tls_port: int | None = None) -> Edit:
+    """Point the `server` block at `file`:`line` at the given files; raise EditRefused when unsafe.
+
+    `add_tls_port`: a block without a TLS listener gets `listen ... ssl` on that port (see tls_listener)."""
     tree = parse(text, file)
     server = find_block(tree, line)
     if server is None or server.block is None:
@@ -422,8 +426,13 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
                               f"not {', '.join(hostnames)}; list the sites again")
     tls = any((d.name == "listen" and is_tls_listen(d.args)) or (d.name == "ssl" and d.args[:1] == ["on"])
               for d in children(block))
+    new_listens: list[str] = []
     if not tls:
-        raise EditRefused("site has no TLS listener; add `listen 443 ssl` first")
+        if add_tls_port is None:
+            raise EditRefused("site has no TLS listener; add `listen 443 ssl` first")
+        from certify_tui.deploy.sites.tls_listener import nginx_listens
+
+        new_listens = nginx_listens([d.args for d in children(block) if d.name == "listen"], add_tls_port)
     for inc in (d for d in block if d.name == "include" and d.block is None):
         for d in children(inc.included):
             if d.name in ("ssl_certificate", "ssl_certificate_key"):
@@ -432,7 +441,7 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
     certs = [d for d in block if d.name == "ssl_certificate"]
     keys = [d for d in block if d.name == "ssl_certificate_key"]
     want = {"ssl_certificate": fullchain, "ssl_certificate_key": privkey}
-    if (len(certs) == 1 and len(keys) == 1 and _same(certs[0].args, fullchain, conf_dir)
+    if (not new_listens and len(certs) == 1 and len(keys) == 1 and _same(certs[0].args, fullchain, conf_dir)
             and _same(keys[0].args, privkey, conf_dir)):
         return Edit(text, False)
     edits: list[tuple[int, int, str]] = []
@@ -446,7 +455,9 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
                 notes.append(f"removed the extra {name} {' '.join(extra.args)} at {file}:{extra.line}")
         else:
             missing.append(name)
-    if missing:
+    added = [("listen", args) for args in new_listens] + [(name, quote(want[name])) for name in missing]
+    notes += [f"added listen {args} at {file}:{line}" for args in new_listens]
+    if added:
         anchors = [d for d in block if d.name in ("listen", "server_name", "ssl_certificate",
                                                   "ssl_certificate_key")]
         if anchors:
@@ -456,7 +467,7 @@ def set_certificate(text: str, file: str, line: int, fullchain: str, privkey: st
             at = text.index("{", server.name_end) + 1
             indent = _indent_of(text, server.start) + "    "
         newline = "\r\n" if "\r\n" in text else "\n"
-        edits.append((at, at, "".join(f"{newline}{indent}{name} {quote(want[name])};" for name in missing)))
+        edits.append((at, at, "".join(f"{newline}{indent}{name} {value};" for name, value in added)))
     return Edit(apply_edits(text, edits), True, notes)
 
 

@@ -12,9 +12,8 @@ from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Select
 
-from certify_tui.errors import CertifyError, UsageError
-from certify_tui.identifiers import covers
-from certify_tui.lifecycle.certificates import CertificateSpec
+from certify_tui.errors import CertifyError
+from certify_tui.lifecycle.certificates import BINDING_CHOICES, CertificateSpec
 from certify_tui.tui.messages import Failed
 from certify_tui.tui.screens.editor.steps import row
 from certify_tui.tui.screens.editor.tasks import TaskEditor
@@ -59,10 +58,13 @@ class DeploymentStep(VerticalScroll):
         yield Label("", id="deploy-description", classes="help indented")
         yield row("Site", Select[str]([], prompt="Choose a site", id="deploy-site", compact=True), id="site-row")
         yield Label("", id="sites-note", classes="indented", markup=False)
+        yield row("Binding", Select[str]([(label, key) for key, label in BINDING_CHOICES.items()],
+                                         allow_blank=False, id="deploy-binding", compact=True), id="binding-row")
         yield TaskEditor(task_types)
 
     def on_mount(self) -> None:
         self.query_one("#site-row").display = False
+        self.query_one("#binding-row").display = False
         self.query_one("#sites-note").display = False
 
     # -- the spec's slice ----------------------------------------------------------------------
@@ -83,10 +85,12 @@ class DeploymentStep(VerticalScroll):
         await self.query_one(TaskEditor).load_tasks(spec.tasks or [])
         with self.prevent(Select.Changed):
             self.query_one("#deploy-mode", Select).value = spec.deployment_mode
+            self.query_one("#deploy-binding", Select).value = spec.deployment_binding
 
     def apply(self, spec: CertificateSpec) -> None:
         spec.deployment_mode = self.mode
         spec.deployment_site = self.site_id if self.mode == "single" else None
+        spec.deployment_binding = str(self.query_one("#deploy-binding", Select).value)
         spec.tasks = self.query_one(TaskEditor).specs()
 
     def comparable(self) -> dict[str, Any]:
@@ -96,6 +100,10 @@ class DeploymentStep(VerticalScroll):
     @on(Select.Changed, "#deploy-mode")
     def _mode_changed(self) -> None:
         self.show(rediscover=self.sites is None)
+
+    @on(Select.Changed, "#deploy-binding")
+    def _binding_changed(self) -> None:
+        self.show()
 
     @on(Select.Changed, "#deploy-site")
     def _site_chosen(self, event: Select.Changed) -> None:
@@ -108,6 +116,7 @@ class DeploymentStep(VerticalScroll):
         self.query_one("#deploy-description", Label).update(self.modes.get(mode, ""))
         uses_sites = mode in ("auto", "single")
         self.query_one("#site-row").display = mode == "single"
+        self.query_one("#binding-row").display = uses_sites
         if uses_sites and rediscover:
             self._discover()
         note = self.query_one("#sites-note", Label)
@@ -143,25 +152,25 @@ class DeploymentStep(VerticalScroll):
         return line
 
     def _coverage(self) -> tuple[Text, bool]:
-        """The discovered TLS sites whose every host name the current names cover (the ones "auto" deploys to)."""
-        names = self.names()
+        """The discovered sites "auto" deploys to with the current names and binding, and those it skips."""
+        from certify_tui.deploy.sites import select_sites
 
-        def covered(site: Site) -> bool:
-            try:
-                return site.tls and bool(site.hostnames) and all(any(covers(n, h) for n in names)
-                                                                 for h in site.hostnames)
-            except UsageError:  # a regex server name: no certificate covers it
-                return False
-
-        sites = [s for s in self.sites or [] if covered(s)]
-        if not sites:
-            return Text(f"None of the {len(self.sites or [])} site(s) found has all its names in this "
-                        "certificate: nothing would be deployed."), True
-        text = Text(f"Deploys to {len(sites)} of {len(self.sites or [])} site(s) found:")
-        for site in sites:
+        found = self.sites or []
+        chosen = select_sites(list(self.names()), found, str(self.query_one("#deploy-binding", Select).value))
+        if not chosen.sites:
+            text = Text(f"None of the {len(found)} site(s) found has all its names in this certificate"
+                        + (" and TLS" if chosen.skipped else "") + ": nothing would be deployed.")
+        else:
+            text = Text(f"Deploys to {len(chosen.sites)} of {len(found)} site(s) found:")
+        for site in chosen.sites:
             text.append(f"\n• {site.server} {', '.join(site.hostnames)}  ")
-            text.append(f"{site.config_file}:{site.line}", style="dim")
-        return text, False
+            text.append(site.location, style="dim")
+            if site in chosen.add_tls:
+                text.append("  (adds a TLS listener)")
+        skipped = [(s, "only partly covered by this certificate") for s in chosen.partial] + list(chosen.skipped)
+        for site, reason in skipped:
+            text.append(f"\n– skipped {site.server} {', '.join(site.hostnames)}: {reason}", style="dim")
+        return text, not chosen.sites
 
     @work(thread=True, exclusive=True, group="editor-sites", exit_on_error=False)
     def _discover(self) -> None:
@@ -185,6 +194,12 @@ class DeploymentStep(VerticalScroll):
 
     def _sites_found(self, sites: list[Site], error: str | None) -> None:
         self.sites, self.sites_error = sites, error
+        if self.site_id and self.site_id not in [s.id for s in sites]:
+            # Stored as "file:line" by an older version, or the site gained a port: choose it by its id now.
+            from certify_tui.deploy.sites.identity import resolve_stored
+
+            current = resolve_stored(self.site_id, sites)
+            self.site_id = current.id if current is not None else self.site_id
         options = [(f"{s.server}  {', '.join(s.hostnames) or '(no name)'}  {s.config_file}:{s.line}", s.id)
                    for s in sites]
         if self.site_id and self.site_id not in [s.id for s in sites]:

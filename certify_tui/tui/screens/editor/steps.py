@@ -17,7 +17,8 @@ FIRST_FOCUS = {"domains": "#domain-input", "validation": "#rules", "deployment":
 FIELD_STEPS = {
     "name": "domains", "domains": "domains", "account": "domains",
     "rules": "validation", "credential": "validation",
-    "deployment_mode": "deployment", "deployment_site": "deployment", "tasks": "deployment",
+    "deployment_mode": "deployment", "deployment_site": "deployment", "deployment_binding": "deployment",
+    "tasks": "deployment",
     "key_type": "advanced", "reuse_key": "advanced", "preferred_chain": "advanced", "profile": "advanced",
     "renewal": "advanced", "auto_renew": "advanced",
 }
