@@ -39,6 +39,11 @@ def status_of(exc: CertifyError) -> int:
     return 500
 
 
+def url_map(routes: Iterable[Route]) -> Map:
+    """werkzeug's URL map of the routes; each rule's endpoint is its route's `endpoint`."""
+    return Map([Rule(route.path, endpoint=route.endpoint, methods=[route.method]) for route in routes])
+
+
 class ApiApp:
     """The WSGI application over a `Core`; every route (api_routes.ROUTES) is a Core use case."""
 
@@ -50,7 +55,7 @@ class ApiApp:
         self._token = token.encode("utf-8")
         self._owner_thread = threading.get_ident()  # whose connection is the Core's own: never closed here
         self.routes = {route.endpoint: route for route in routes}
-        self.url_map = Map([Rule(r.path, endpoint=r.endpoint, methods=[r.method]) for r in self.routes.values()])
+        self.url_map = url_map(self.routes.values())
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
