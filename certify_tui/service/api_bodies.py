@@ -9,8 +9,8 @@ test that compares them fails).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import fields
+from collections.abc import Mapping, Sequence
+from dataclasses import fields, replace
 from types import UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
@@ -19,6 +19,7 @@ from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, CertificateSpec
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
 from certify_tui.model import RENEWAL_KINDS, ChallengeRule, RenewalPolicy, TaskConfig
+from certify_tui.plugins import SECRET_MASK
 from certify_tui.service.api_http import Schema
 
 # -- schemas --------------------------------------------------------------------------------------
@@ -160,6 +161,25 @@ def rules_from_json(value: object) -> list[ChallengeRule] | None:
                                    provider=_optional_text(item.get("provider"), where, "provider"),
                                    options=_options(item.get("options"), where)))
     return rules
+
+
+def keep_masked_secrets(rules: list[ChallengeRule], stored: Sequence[ChallengeRule]) -> list[ChallengeRule]:
+    """Rules sent back as GET showed them have their secrets masked: a masked option keeps the value of the
+    stored rule with the same pattern, challenge and provider, so a read-change-write never stores the mask."""
+    kept = []
+    for index, rule in enumerate(rules):
+        masked = [key for key, value in rule.options.items() if value == SECRET_MASK]
+        same = next((s for s in stored if (s.pattern, s.challenge, s.provider)
+                     == (rule.pattern.strip(), rule.challenge, rule.provider)), None)
+        missing = [key for key in masked if same is None or key not in same.options]
+        if missing:
+            raise UsageError(f"rules[{index}]: option '{missing[0]}' is the mask {SECRET_MASK}: give the secret "
+                             "itself (a mask keeps the stored secret of a rule with the same pattern, challenge "
+                             "and provider).", field=f"rules[{index}]")
+        if masked and same is not None:
+            rule = replace(rule, options={**rule.options, **{key: same.options[key] for key in masked}})
+        kept.append(rule)
+    return kept
 
 
 def tasks_from_json(value: object) -> list[TaskConfig] | None:

@@ -11,7 +11,13 @@ from dataclasses import replace
 from werkzeug.wrappers import Request, Response
 
 from certify_tui.lifecycle.spec_changes import apply_changes
-from certify_tui.service.api_bodies import create_schema, new_certificate, patch_body, patch_schema
+from certify_tui.service.api_bodies import (
+    create_schema,
+    keep_masked_secrets,
+    new_certificate,
+    patch_body,
+    patch_schema,
+)
 from certify_tui.service.api_http import (
     TEXT_TYPE,
     ApiContext,
@@ -47,7 +53,8 @@ def change_certificate(ctx: ApiContext, request: Request, name: str) -> Response
     if rules is None:
         cert = ctx.core.change_certificate(name, changes)
     else:  # the rules replaced, then the same changes (Core.change_certificate applies them this way)
-        spec = replace(ctx.core.certificate_spec(name), rules=rules)
+        stored = ctx.core.certificate_spec(name)
+        spec = replace(stored, rules=keep_masked_secrets(rules, stored.rules))
         cert = ctx.core.update_certificate(name, apply_changes(spec, changes))
     return json_response(ctx.core.certificate_view(cert))
 
