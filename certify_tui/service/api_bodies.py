@@ -14,12 +14,13 @@ from dataclasses import fields, replace
 from types import UnionType
 from typing import Any, get_args, get_origin, get_type_hints
 
+from certify_tui.deploy.base import DeploymentTask
 from certify_tui.errors import UsageError
 from certify_tui.keys import KEY_TYPES
 from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, CertificateSpec
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
 from certify_tui.model import RENEWAL_KINDS, ChallengeRule, RenewalPolicy, TaskConfig
-from certify_tui.plugins import SECRET_MASK
+from certify_tui.plugins import SECRET_MASK, Param
 from certify_tui.service.api_http import Schema
 
 # -- schemas --------------------------------------------------------------------------------------
@@ -39,14 +40,24 @@ RULE_SCHEMA: Schema = {
     "properties": {"pattern": {"type": "string", "default": "*"}, "challenge": {"type": "string"},
                    "provider": {"type": ["string", "null"]}, "options": OPTIONS_SCHEMA},
 }
-RUNNER_KEYS = ("trigger", "retries", "retry_delay", "stop_on_failure")  # every task type's shared options
+_PARAM_TYPES = {"int": "integer", "bool": "boolean"}  # other declared types are text
+
+
+def _param_schema(param: Param) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": _PARAM_TYPES.get(param.type, "string"), "description": param.label}
+    if param.choices:
+        schema["enum"] = list(param.choices)
+    return schema
+
+
+# Every task type's shared options (trigger, retries, ...), as the runner declares them.
+RUNNER_KEYS = tuple(p.key for p in DeploymentTask.COMMON_PARAMS)
 TASK_SCHEMA: Schema = {
     "type": "object", "required": ["type"], "additionalProperties": False,
     "properties": {
         "type": {"type": "string", "description": "a task type id (GET /api/providers: tasks)"},
         "title": {"type": "string"}, "options": OPTIONS_SCHEMA,
-        "trigger": {"type": "string", "enum": ["success", "failure", "always", "manual"]},
-        "retries": {"type": "integer"}, "retry_delay": {"type": "integer"}, "stop_on_failure": {"type": "boolean"},
+        **{p.key: _param_schema(p) for p in DeploymentTask.COMMON_PARAMS},
     },
 }
 _FIELD_NOTES = {

@@ -10,12 +10,15 @@ from dataclasses import fields
 
 import pytest
 
+from certify_tui.deploy.base import DeploymentTask
 from certify_tui.errors import UsageError
+from certify_tui.lifecycle.certificates import CertificateSpec
 from certify_tui.lifecycle.spec_changes import CertificateChanges
 from certify_tui.model import ChallengeRule, RenewalPolicy, TaskConfig
 from certify_tui.plugins import SECRET_MASK
 from certify_tui.service.api_app import url_map
 from certify_tui.service.api_bodies import (
+    TASK_SCHEMA,
     create_schema,
     keep_masked_secrets,
     new_certificate,
@@ -35,6 +38,19 @@ def test_every_certificate_setting_is_in_the_body_schemas() -> None:
     assert set(patch_schema()["properties"]) - settings == {"rules"}
     assert settings - {"add_domains", "remove_domains"} <= set(create_schema()["properties"])
     assert set(create_schema()["required"]) == {"name", "domains"}
+
+
+def test_every_editor_field_can_be_set_over_the_api() -> None:
+    from certify_tui.tui.screens.editor.steps import FIELD_STEPS
+
+    assert {f.name for f in fields(CertificateSpec)} <= set(create_schema()["properties"])
+    # Once created: the tasks through .../tasks, every other field of the editor through PATCH.
+    assert set(FIELD_STEPS) - {"tasks"} <= set(patch_schema()["properties"])
+    endpoints = {route.endpoint for route in ROUTES}
+    assert {"GET /api/certificates/<name>/tasks", "POST /api/certificates/<name>/tasks",
+            "DELETE /api/certificates/<name>/tasks/<int:number>"} <= endpoints
+    task_settings = {f.name for f in fields(TaskConfig)} | {p.key for p in DeploymentTask.COMMON_PARAMS}
+    assert set(TASK_SCHEMA["properties"]) == task_settings
 
 
 def test_the_document_has_every_route_once() -> None:
