@@ -56,6 +56,7 @@ class ApiApp:
         self._owner_thread = threading.get_ident()  # whose connection is the Core's own: never closed here
         self.routes = {route.endpoint: route for route in routes}
         self.url_map = url_map(self.routes.values())
+        self.open_paths = frozenset(route.path for route in self.routes.values() if route.open)
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
@@ -69,7 +70,7 @@ class ApiApp:
 
     def dispatch(self, request: Request) -> Response:
         # Authenticate before routing, so without the token nothing reveals which paths exist.
-        if request.path != "/healthz":
+        if request.path not in self.open_paths:
             problem = self._auth_problem(request)
             if problem is not None:
                 return problem

@@ -131,10 +131,10 @@ def new_certificate(body: Mapping[str, Any]) -> CertificateSpec:
         if key in body:
             raise UsageError(f"'{key}' changes an existing certificate: give a new one its 'domains'.", field="domains")
     settings = {k: v for k, v in body.items() if k not in CREATE_ONLY}
-    name = body.get("name")
-    if not isinstance(name, str):
+    if body.get("name") is None:
         raise UsageError("'name' is required: a short name (letters, digits, '.', '_' and '-').", field="name")
-    if not isinstance(body.get("domains"), list):
+    name = _text(body["name"], "name", "name")
+    if body.get("domains") is None:
         raise UsageError("'domains' is required: a list of the names to include.", field="domains")
     challenge = body.get("challenge") if body.get("challenge") is not None else "http-01"
     start = CertificateSpec(name=name, domains=[], challenge=_text(challenge, "rules[0]", "challenge"),

@@ -8,6 +8,7 @@ document are both built from that table, so they cannot disagree.
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -79,14 +80,21 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999 parses as infinity: no setting takes that
+        raise ValueError(f"{text} is too large a number")
+    return number
+
+
 def read_json(request: Request) -> Any | None:
-    """The body as JSON, or None without a body. Malformed JSON (NaN and Infinity too: not JSON) is a
+    """The body as JSON, or None without a body. Malformed JSON (NaN, Infinity, 1e999 too) is a
     UsageError (400) saying where; the body is bounded by the transport guard (1 MiB)."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return None
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite)
     except UnicodeDecodeError:
         raise UsageError("The body is not UTF-8 text: send JSON.") from None
     except json.JSONDecodeError as exc:

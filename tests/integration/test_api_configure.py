@@ -86,7 +86,8 @@ def test_create_change_tasks_deploy_test_delete(call: Any, pebble: PebbleServer,
     _invalid(call("PATCH", f"/api/certificates/{name}", json={"rules": [{"challenge": "dns-01",
                                                                          "provider": "nowhere"}]}), "rules[0]")
     for raw, wanted in ((b'{"auto_renew": tru', "not valid JSON"), (b"[1, 2]", "JSON object"),
-                        (b'{"renewal": {"days_before": NaN}}', "not valid JSON"), (b"\xff\xfe", "UTF-8")):
+                        (b'{"renewal": {"days_before": NaN}}', "not valid JSON"), (b"\xff\xfe", "UTF-8"),
+                        (b'{"renewal": {"days_before": 1e999}}', "too large"), (b"null", "JSON object")):
         r = call("PATCH", f"/api/certificates/{name}", data=raw, headers={"Content-Type": "application/json"})
         assert r.status_code == 400 and wanted in r.json()["error"], (raw, r.text)
     assert call("PATCH", f"/api/certificates/{name}", json={}).status_code == 400  # nothing to change
