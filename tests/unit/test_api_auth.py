@@ -23,9 +23,11 @@ from certify_tui import __version__
 from certify_tui.errors import StorageError, UsageError
 from certify_tui.lifecycle import Core
 from certify_tui.service import api as api_module
-from certify_tui.service.api import ApiServer, escape_label_value, load_or_create_token, render_metrics
+from certify_tui.service.api import ApiServer
+from certify_tui.service.api_token import load_or_create_token
 from certify_tui.service.discovery import api_get, read_service_info, read_token
 from certify_tui.service.http_guard import RequestGuard, token_matches
+from certify_tui.service.metrics import escape_label_value, render_metrics
 
 HOST = "127.0.0.1"
 ENDPOINTS = ["/api/system/appversion", "/api/certificates", "/api/certificates/web",
