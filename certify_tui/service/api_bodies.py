@@ -38,7 +38,9 @@ RENEWAL_SCHEMA: Schema = {
 RULE_SCHEMA: Schema = {
     "type": "object", "additionalProperties": False,
     "properties": {"pattern": {"type": "string", "default": "*"}, "challenge": {"type": "string"},
-                   "provider": {"type": ["string", "null"]}, "options": OPTIONS_SCHEMA},
+                   "provider": {"type": ["string", "null"]}, "options": OPTIONS_SCHEMA,
+                   "credential": {"type": ["string", "null"],
+                                  "description": "a stored credential for the provider (certify-tui credential list)"}},
 }
 _PARAM_TYPES = {"int": "integer", "bool": "boolean"}  # other declared types are text
 
@@ -69,7 +71,7 @@ _FIELD_NOTES = {
 }
 _FIELD_ENUMS: dict[str, list[str]] = {"key_type": list(KEY_TYPES), "deployment_mode": list(DEPLOYMENT_MODES)}
 CREATE_ONLY = {"challenge": {"type": "string", "default": "http-01"}, "provider": {"type": ["string", "null"]},
-               "options": OPTIONS_SCHEMA, "rules": {"type": "array", "items": RULE_SCHEMA},
+               "options": OPTIONS_SCHEMA, "credential": RULE_SCHEMA["properties"]["credential"], "rules": {"type": "array", "items": RULE_SCHEMA},
                "tasks": {"type": "array", "items": TASK_SCHEMA}}
 PATCH_EXTRA = {"rules": {"type": "array", "items": RULE_SCHEMA, "description": "the whole list, replaced"}}
 CHANGE_ONLY = ("add_domains", "remove_domains")  # a new certificate is given its `domains`
@@ -140,6 +142,7 @@ def new_certificate(body: Mapping[str, Any]) -> CertificateSpec:
     start = CertificateSpec(name=name, domains=[], challenge=_text(challenge, "rules[0]", "challenge"),
                             provider=_optional_text(body.get("provider"), "rules[0]", "provider"),
                             options=_options(body.get("options"), "rules[0]"),
+                            credential=_optional_text(body.get("credential"), "rules[0]", "credential"),
                             rules=rules_from_json(body.get("rules")) or [],
                             tasks=tasks_from_json(body.get("tasks")))
     return apply_changes(start, CertificateChanges.from_json(settings))
@@ -170,7 +173,8 @@ def rules_from_json(value: object) -> list[ChallengeRule] | None:
         rules.append(ChallengeRule(pattern=_text(item.get("pattern", "*"), where, "pattern"),
                                    challenge=_text(item.get("challenge") or "http-01", where, "challenge"),
                                    provider=_optional_text(item.get("provider"), where, "provider"),
-                                   options=_options(item.get("options"), where)))
+                                   options=_options(item.get("options"), where),
+                                   credential=_optional_text(item.get("credential"), where, "credential")))
     return rules
 
 

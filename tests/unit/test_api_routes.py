@@ -44,8 +44,10 @@ def test_every_editor_field_can_be_set_over_the_api() -> None:
     from certify_tui.tui.screens.editor.steps import FIELD_STEPS
 
     assert {f.name for f in fields(CertificateSpec)} <= set(create_schema()["properties"])
-    # Once created: the tasks through .../tasks, every other field of the editor through PATCH.
-    assert set(FIELD_STEPS) - {"tasks"} <= set(patch_schema()["properties"])
+    # Once created: the tasks through .../tasks, a rule's credential inside PATCH's rules, every other field of
+    # the editor through PATCH.
+    assert set(FIELD_STEPS) - {"tasks", "credential"} <= set(patch_schema()["properties"])
+    assert "credential" in patch_schema()["properties"]["rules"]["items"]["properties"]
     endpoints = {route.endpoint for route in ROUTES}
     assert {"GET /api/certificates/<name>/tasks", "POST /api/certificates/<name>/tasks",
             "DELETE /api/certificates/<name>/tasks/<int:number>"} <= endpoints
