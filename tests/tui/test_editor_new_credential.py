@@ -30,13 +30,16 @@ async def open_rfc2136_rule(pilot: Pilot) -> CertificateEditorScreen:
     await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["*.example.org"])
     screen.go_to("validation")
     await pilot.pause()
+    screen.query_one("#rule-pattern", Input).focus()
+    await pilot.pause()
+    assert "ctrl+o" not in screen.active_bindings  # http-01 standalone has no secret to store
     screen.query_one("#rule-challenge", Select).value = "dns-01"
     await wait_until(pilot, lambda: screen.rules[0]["challenge"] == "dns-01")
     screen.query_one("#rule-provider", Select).value = "rfc2136"
     await wait_until(pilot, lambda: screen.rules[0]["provider"] == "rfc2136")
     await wait_until(pilot, lambda: bool(screen.query("#provider-form #field-tsig_secret")))
-    screen.query_one("#rule-pattern", Input).focus()
     await pilot.pause()
+    assert "ctrl+o" in screen.active_bindings  # shown in the footer: "New credential"
     return screen
 
 
@@ -127,3 +130,21 @@ def test_snapshot_new_credential(snap_compare, make_app) -> None:
         await pilot.pause(0.1)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+async def test_a_value_the_provider_refuses_is_shown_under_its_field(make_app) -> None:
+    core = fresh_core("editor-new-credential-refused")
+    add_account()
+    app = make_app(core)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_rfc2136_rule(pilot)
+        modal = await open_new_credential(pilot)
+        for key, value in {**RFC2136, "tsig_secret": "not base64!"}.items():
+            modal.query_one(f"#field-{key}", Input).value = value
+        modal.query_one("#credential-name", Input).focus()
+        await pilot.press(*"ns1", "ctrl+s")
+        error = modal.query_one("#error-tsig_secret", Label)
+        await wait_until(pilot, lambda: error.has_class("-shown") and not modal.saving)
+        assert "base64" in str(error.render())
+        assert app.screen is modal
+    assert core.credential_names() == []
