@@ -143,16 +143,17 @@ class NewCredentialScreen(ModalScreen[Credential | None]):
         if option and self.form.show_error(option.group(1), event.message):
             self.form.query_one(f"#field-{option.group(1)}").focus()
             return
-        self._show_status(f"✗ {event.message}")
+        self._show_status(f"✗ {event.message}", error=True)
 
     def _show_name_error(self, message: str) -> None:
         label = self.query_one("#credential-name-error", Label)
         label.update(message)
         label.set_class(bool(message), "-shown")
 
-    def _show_status(self, message: str) -> None:
+    def _show_status(self, message: str, *, error: bool = False) -> None:
         status = self.query_one("#credential-status", Label)
         status.update(message)
+        status.set_class(error, "-error")
         status.display = bool(message)
 
     def action_cancel(self) -> None:
