@@ -22,11 +22,11 @@ from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
-from certify_tui.lifecycle import accounts, certificates, database, planning, settings, tasks
+from certify_tui.lifecycle import accounts, certificates, credentials, database, planning, settings, tasks
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
 from certify_tui.logfiles import PrivateFileHandler
-from certify_tui.model import ChallengeRule, TaskConfig
+from certify_tui.model import ChallengeRule, Credential, TaskConfig
 from certify_tui.oserrors import is_read_only_folder, storage_error
 from certify_tui.paths import DataDir, os_error_reason
 from certify_tui.plan import Plan
@@ -199,6 +199,17 @@ class Core:
     def change_certificate(self, name: str, changes: CertificateChanges) -> ManagedCertificate:
         """Change only what `changes` sets (`cert set`, the API's PATCH); validated like the editor's save."""
         return self.update_certificate(name, apply_changes(self.certificate_spec(name), changes))
+
+    # -- stored credentials (the CLI's `credential ...` calls lifecycle.credentials the same way) ------
+    def add_credential(self, name: str, provider: str, options: dict[str, Any],
+                       challenge: str = "dns-01") -> Credential:
+        """Store a provider's parameters under `name` (secrets sealed); checked as `credential add` checks."""
+        return credentials.add_credential(name, provider, options, challenge)
+
+    @staticmethod
+    def credential_names(challenge: str | None = None, provider: str | None = None) -> list[str]:
+        """The stored credentials' names, those for one challenge type and provider if given."""
+        return credentials.credential_names(challenge, provider)
 
     # -- deployment tasks, numbered from 1 ---------------------------------------------------------
     def list_tasks(self, name: str) -> list[TaskConfig]:

@@ -148,6 +148,15 @@ class PluginForm(Vertical):
             label.set_class(bool(message), "-shown")
         return found
 
+    def show_error(self, key: str, message: str) -> bool:
+        """Write an error found elsewhere (the core's check) under the field `key`; False if there is none."""
+        if key not in {p.key for p in self.params}:
+            return False
+        label = self.query_one(f"#error-{key}", Label)
+        label.update(message)
+        label.set_class(bool(message), "-shown")
+        return True
+
     _touched: set[str]
 
     def on_mount(self) -> None:

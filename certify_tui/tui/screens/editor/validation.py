@@ -15,8 +15,8 @@ from textual.widgets import Input, Label, Select
 from certify_tui.errors import UsageError
 from certify_tui.identifiers import matches_rule
 from certify_tui.lifecycle.certificates import CertificateSpec
-from certify_tui.lifecycle.credentials import credential_names
-from certify_tui.model import ChallengeRule
+from certify_tui.model import ChallengeRule, Credential
+from certify_tui.tui.screens.credential_new import NewCredentialScreen
 from certify_tui.tui.screens.editor.steps import row
 from certify_tui.tui.widgets.plugin_items import Item, ItemList, PluginItems
 
@@ -101,6 +101,7 @@ class RuleEditor(PluginItems):
         missing.display = not providers
         missing.update(f"No {rule['challenge']} providers yet" if not providers else "")
         self._show_credential_choice(rule)
+        self.screen.refresh_bindings()  # the new-credential key is shown for providers with secrets only
         cls = self.plugin_class(rule)
         description = self.query_one("#provider-description", Label)
         if cls is not None:
@@ -122,6 +123,24 @@ class RuleEditor(PluginItems):
             select.set_options([(name, name) for name in names])
             select.value = chosen if chosen else Select.NULL
         self.query_one("#credential-row").display = bool(names)
+
+    def wants_credential(self) -> bool:
+        """Whether the highlighted rule's provider has secrets, which a stored credential can hold."""
+        cls = self.plugin_class(self.current) if self.current is not None else None
+        return cls is not None and any(p.secret for p in cls.params)
+
+    async def use_new_credential(self, credential: Credential) -> None:
+        """Pick a credential just stored for the highlighted rule; the rule's own copies of its values go, so
+        the credential's apply (and rotating it reaches this certificate)."""
+        rule = self.current
+        if rule is None:
+            return
+        stored = credential.options()
+        rule["options"] = {key: value for key, value in rule["options"].items() if key not in stored}
+        rule["credential"] = credential.name
+        self._show_credential_choice(rule)
+        await self.show_form()
+        self.refresh_prompt()
 
     @on(Select.Changed, "#rule-credential")
     def _credential_chosen(self, event: Select.Changed) -> None:
@@ -178,10 +197,30 @@ class ValidationStep(VerticalScroll):
     """Edits `rules`; a new certificate starts from the spec's default rule."""
 
     app: CertifyApp
+    BINDINGS = [Binding("ctrl+o", "new_credential", "New credential")]
 
     def compose(self) -> ComposeResult:
         self.providers = self.app.core.challenge_providers()
-        yield RuleEditor(self.providers, credential_names)
+        yield RuleEditor(self.providers, self.app.core.credential_names)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "new_credential":
+            return self.query_one(RuleEditor).wants_credential()
+        return True
+
+    def action_new_credential(self) -> None:
+        """Store a credential for the highlighted rule's provider (filled from the rule's options) and use it."""
+        editor = self.query_one(RuleEditor)
+        rule = editor.current
+        cls = editor.plugin_class(rule) if rule is not None else None
+        if rule is None or cls is None or not editor.wants_credential():
+            return
+
+        async def chosen(credential: Credential | None) -> None:
+            if credential is not None:
+                await editor.use_new_credential(credential)
+
+        self.app.push_screen(NewCredentialScreen(rule["challenge"], cls, rule["options"]), chosen)
 
     @property
     def rules(self) -> list[Item]:
