@@ -145,6 +145,11 @@ def _request(core: Core, args: argparse.Namespace) -> int:
         v = result.version
         print(f"Issued {result.name}: serial {v.serial}, valid until {v.not_after:%Y-%m-%d %H:%M} UTC "
               f"({result.seconds:.2f} s). Files: {v.files['fullchain']}")
+    if not result.deployed:
+        # Issued but not in use: a script must not take that for success (`cert deploy` retries it).
+        print(f"certify-tui: error: deployment failed: {safe_text(result.deploy_error or 'unknown reason')}",
+              file=sys.stderr)
+        return 1
     return 0
 
 
