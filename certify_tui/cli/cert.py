@@ -106,7 +106,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
     ])
     for task in view["deployment"]["tasks"]:
         print(f"  {task['number']}. {safe_text(task['type'])}: {safe_text(task['title'])} "
-              f"(runs on {task['trigger']})")
+              f"(runs on {task['trigger']})" + (f", credential {task['credential']}" if task.get("credential") else ""))
     return 0
 
 
