@@ -93,3 +93,15 @@ def test_the_credential_must_be_for_that_task_type(core: Core) -> None:
         credentials.add_credential("bad", "webhook", {"host": "x"}, TASK_KIND)
     with pytest.raises(UsageError, match="no check of its own"):
         credentials.probe_credential("hook")
+
+
+def test_api_task_body_takes_the_credential_by_name() -> None:
+    from certify_tui.service.api_bodies import TASK_SCHEMA, task_from_json
+
+    assert "credential" in TASK_SCHEMA["properties"]
+    task = task_from_json({"type": "webhook", "credential": "hook", "retries": 2})
+    assert task == TaskConfig("webhook", {"retries": 2}, "", credential="hook")
+    assert task_from_json({"type": "webhook", "options": {"url": URL}}).credential is None
+    with pytest.raises(UsageError) as bad:
+        task_from_json({"type": "webhook", "credential": 5})
+    assert bad.value.field == "tasks"
