@@ -146,10 +146,10 @@ def _request(core: Core, args: argparse.Namespace) -> int:
         print(f"Issued {result.name}: serial {v.serial}, valid until {v.not_after:%Y-%m-%d %H:%M} UTC "
               f"({result.seconds:.2f} s). Files: {v.files['fullchain']}")
     if not result.deployed:
-        # Issued but not in use: a script must not take that for success (`cert deploy` retries it).
-        print(f"certify-tui: error: deployment failed: {safe_text(result.deploy_error or 'unknown reason')}",
-              file=sys.stderr)
-        return 1
+        # Issued but maybe not in use: say so (the exit status stays 0: the certificate is issued and valid;
+        # `cert show` has the deployment status, `cert deploy` retries and fails with status 1).
+        print(f"certify-tui: warning: the deployment failed: {safe_text(result.deploy_error or 'unknown reason')} "
+              f"(retry: certify-tui cert deploy {result.name})", file=sys.stderr)
     return 0
 
 

@@ -112,7 +112,9 @@ def test_new_user_gets_https_and_a_pfx_from_the_shell(pebble: PebbleServer, user
     preview = ok(data, "cert", "preview", "a").out
     assert str(user_nginx.site) in preview, preview  # found through the running master, no setting
 
-    issued = ok(data, "cert", "request", "a").out
+    request = ok(data, "cert", "request", "a")
+    assert request.err == "", request.err  # a failed deployment would be a warning here
+    issued = request.out
     serial = ok(data, "cert", "show", "a", "--json").json()["serial"]
     assert f"serial {serial}," in issued, issued
     assert int(serial, 16) != self_signed_serial
@@ -137,6 +139,8 @@ def test_new_user_gets_https_and_a_pfx_from_the_shell(pebble: PebbleServer, user
     assert password not in ok(data, "cert", "show", "a").out
 
     ok(data, "cert", "deploy", "a")
+    shown = ok(data, "cert", "show", "a").out
+    assert "Deploy mode:" in shown and "1. export" in shown  # `cert show` lists the deployment and its tasks
 
     key, cert, chain = pkcs12.load_key_and_certificates((export_dir / "a.pfx").read_bytes(), password.encode())
     assert key is not None and cert is not None and chain
