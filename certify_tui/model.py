@@ -76,15 +76,19 @@ class TaskConfig:
     type: str
     options: dict[str, Any] = field(default_factory=dict)
     title: str = ""  # empty: the task type's own title
+    credential: str | None = None  # a stored credential (for this task type) whose values fill the options
 
     def to_json(self) -> dict[str, Any]:
-        return {"options": dict(self.options), "title": self.title, "type": self.type}
+        data: dict[str, Any] = {"options": dict(self.options), "title": self.title, "type": self.type}
+        if self.credential:  # rows keep the shape older versions wrote unless it is used
+            data["credential"] = self.credential
+        return data
 
     @classmethod
     def from_json(cls, data: object) -> TaskConfig:
         stored = _mapping(data, "deployment task")
         return cls(type=str(stored.get("type") or ""), options=_options(stored, "deployment task"),
-                   title=str(stored.get("title") or ""))
+                   title=str(stored.get("title") or ""), credential=str(stored.get("credential") or "") or None)
 
 
 # update: only sites that already listen with TLS get the certificate; add-or-update: a covered

@@ -106,7 +106,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
     ])
     for task in view["deployment"]["tasks"]:
         print(f"  {task['number']}. {safe_text(task['type'])}: {safe_text(task['title'])} "
-              f"(runs on {task['trigger']})")
+              f"(runs on {task['trigger']})" + (f", credential {task['credential']}" if task.get("credential") else ""))
     return 0
 
 
@@ -145,6 +145,11 @@ def _request(core: Core, args: argparse.Namespace) -> int:
         v = result.version
         print(f"Issued {result.name}: serial {v.serial}, valid until {v.not_after:%Y-%m-%d %H:%M} UTC "
               f"({result.seconds:.2f} s). Files: {v.files['fullchain']}")
+    if not result.deployed:
+        # Issued but maybe not in use: say so (the exit status stays 0: the certificate is issued and valid;
+        # `cert show` has the deployment status, `cert deploy` retries and fails with status 1).
+        print(f"certify-tui: warning: the deployment failed: {safe_text(result.deploy_error or 'unknown reason')} "
+              f"(retry: certify-tui cert deploy {result.name})", file=sys.stderr)
     return 0
 
 

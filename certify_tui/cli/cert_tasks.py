@@ -31,6 +31,8 @@ def register(actions: Subcommands) -> None:
     add.add_argument("--stop-on-failure", action=argparse.BooleanOptionalAction, default=None,
                      help="skip the following tasks if this one fails (the default)")
     add.add_argument("--title", help="what people see (default: the type's title)")
+    add.add_argument("--credential", metavar="NAME",
+                     help="a stored credential for this task type (credential add NAME --task TYPE)")
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add)
 
@@ -72,7 +74,7 @@ def task_from(args: argparse.Namespace) -> TaskConfig:
         if key in options:
             raise UsageError(f"Option '{key}' is given twice: give it once.", field="tasks")
         options[key] = value
-    return TaskConfig(type=args.type, options=options, title=args.title or "")
+    return TaskConfig(type=args.type, options=options, title=args.title or "", credential=args.credential or None)
 
 
 def _print_tasks(core: Core, name: str, tasks: list[TaskConfig], as_json: bool) -> None:

@@ -8,6 +8,7 @@ from certify_tui.challenges import CHALLENGE_TYPES
 from certify_tui.cli.options import option_pairs
 from certify_tui.cli.output import print_fields, print_json, print_table
 from certify_tui.cli.parser import EXIT_FAILED, Subcommands
+from certify_tui.deploy.tasks.credentials import TASK_KIND
 from certify_tui.lifecycle import Core, credentials
 
 _OPTION_HELP = "a provider parameter (`certify-tui providers dns-01 ID` lists them); secrets: key=@FILE, " \
@@ -20,7 +21,9 @@ def register(sub: Subcommands) -> None:
 
     add = actions.add_parser("add", help="store a provider's parameters under a name")
     add.add_argument("name")
-    add.add_argument("--provider", required=True, metavar="ID")
+    kind = add.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--provider", metavar="ID", help="for a challenge provider (with --challenge)")
+    kind.add_argument("--task", metavar="TYPE", help="for a deployment task type (cert task types lists them)")
     add.add_argument("--challenge", default="dns-01", choices=list(CHALLENGE_TYPES))
     add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE", help=_OPTION_HELP)
     add.add_argument("--json", action="store_true")
@@ -67,9 +70,15 @@ def _print_view(view: dict[str, object], as_json: bool) -> None:
 
 
 def _add(core: Core, args: argparse.Namespace) -> int:
-    added = credentials.add_credential(args.name, args.provider, option_pairs(args.option), args.challenge)
+    if args.task:
+        added = credentials.add_credential(args.name, args.task, option_pairs(args.option), TASK_KIND)
+    else:
+        added = credentials.add_credential(args.name, args.provider, option_pairs(args.option), args.challenge)
     if args.json:
         print_json(credentials.show_credential(added.name))
+    elif args.task:
+        print(f"Stored the credential {added.name} (the {added.provider} task); use it with: "
+              f"certify-tui cert task add CERT --type {added.provider} --credential {added.name}")
     else:
         print(f"Stored the credential {added.name} ({added.challenge} {added.provider}); "
               f"use it with: certify-tui cert rule CERT --challenge {added.challenge} --credential {added.name}")

@@ -34,6 +34,7 @@ class Site:
     certificate: str | None = None  # current ssl_certificate / SSLCertificateFile
     key: str | None = None  # current ssl_certificate_key / SSLCertificateKeyFile
     main_config: str = ""  # the main configuration the block was found through (for `nginx -t -c`)
+    prefix: str = ""  # the running master's `-p` (relative pid and log paths), for `nginx -t` and reload
 
     @property
     def location(self) -> str:

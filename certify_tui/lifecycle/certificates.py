@@ -79,12 +79,21 @@ def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
     if not tasks:
         return ()
     from certify_tui.deploy.tasks import get_task
+    from certify_tui.deploy.tasks.credentials import task_credential
 
     checked = []
     for index, task in enumerate(tasks):
         with about(f"tasks[{index}]"):
             cls = get_task(task.type)
-            checked.append(TaskConfig(cls.id, cls.validate_input(task.options or {}), task.title or cls.title))
+            credential = task_credential(task, cls.id)
+            own = dict(task.options or {})
+            if credential is None:
+                checked.append(TaskConfig(cls.id, cls.validate_input(own), task.title or cls.title))
+                continue
+            # Checked together, stored apart: the task keeps only its own options, so rotation reaches it.
+            values = cls.validate_input({**credential.options(), **own})
+            checked.append(TaskConfig(cls.id, {k: v for k, v in values.items() if k in own},
+                                      task.title or cls.title, credential.name))
     return tuple(checked)
 
 
@@ -101,7 +110,8 @@ def task_view(number: int, task: TaskConfig) -> dict[str, Any]:
     return {"number": number, "type": task.type, "title": title,
             "trigger": task.options.get("trigger", "success"), "retries": task.options.get("retries", 0),
             "retry_delay": task.options.get("retry_delay", 5),
-            "stop_on_failure": task.options.get("stop_on_failure", True), "options": options}
+            "stop_on_failure": task.options.get("stop_on_failure", True), "options": options,
+            "credential": task.credential}
 
 
 def deployment_view(deployment: DeploymentSettings) -> dict[str, Any]:

@@ -8,7 +8,11 @@ from dataclasses import replace
 from typing import Any
 
 from certify_tui.challenges import get_provider
+from certify_tui.challenges.base import ChallengeProvider
 from certify_tui.challenges.probing import Check, ProbeContext
+from certify_tui.deploy.base import DeploymentTask
+from certify_tui.deploy.tasks import get_task
+from certify_tui.deploy.tasks.credentials import TASK_KIND, credential_kind
 from certify_tui.errors import UsageError
 from certify_tui.model import Credential
 from certify_tui.plugins.base import SECRET_MASK
@@ -28,16 +32,32 @@ def check_credential_name(name: str) -> str:
 
 
 def _checked(credential: Credential) -> Credential:
-    """Options checked against the provider's parameters (as a person's input), split into secret and not.
-    Only what is given is kept: defaults stay the provider's, and a rule's own options may add to them."""
-    cls = get_provider(credential.challenge, credential.provider)
+    """Options checked against the provider's (or task type's) parameters (as a person's input), split into
+    secret and not. Only what is given is kept: defaults stay the plug-in's, and a rule's or task's own options
+    may add to them."""
     given = credential.options()
-    typed = cls.validate_input(given)
+    cls: type[ChallengeProvider] | type[DeploymentTask]
+    if credential.challenge == TASK_KIND:
+        cls = get_task(credential.provider)
+        typed = _given_task_options(cls, given)
+    else:
+        cls = get_provider(credential.challenge, credential.provider)
+        typed = cls.validate_input(given)
     secret = {p.key for p in cls.params if p.secret}
     kept = {key: value for key, value in typed.items() if key in given}
     return Credential(credential.name, cls.id, credential.challenge,
                       values={k: v for k, v in kept.items() if k not in secret},
                       secrets={k: v for k, v in kept.items() if k in secret})
+
+
+def _given_task_options(cls: type[DeploymentTask], given: dict[str, Any]) -> dict[str, Any]:
+    """Each given value checked as the task's input; the others (a path, a host...) the task itself gives."""
+    params = {p.key: p for p in cls.params}
+    unknown = sorted(set(given) - set(params))
+    if unknown:
+        raise UsageError(f"{cls.id}: unknown option '{unknown[0]}' (valid options: {', '.join(params)}).",
+                         field="options")
+    return cls.check_input({key: params[key].parse(value, cls.id) for key, value in given.items()})
 
 
 def add_credential(name: str, provider: str, options: dict[str, Any], challenge: str = "dns-01") -> Credential:
@@ -81,12 +101,14 @@ def _view(credential: Credential, readable: bool) -> dict[str, Any]:
 
 
 def certificates_using(name: str) -> list[str]:
-    """The certificates whose rules name the credential (in any case)."""
+    """The certificates whose rules or deployment tasks name the credential (in any case)."""
     wanted = name.lower()
     return [cert.name for cert in ManagedCertificate.select(ManagedCertificate.name,
-                                                            ManagedCertificate.challenge_rules)
+                                                            ManagedCertificate.challenge_rules,
+                                                            ManagedCertificate.deployment)
             .order_by(ManagedCertificate.name)
-            if any((rule.credential or "").lower() == wanted for rule in cert.challenge_rules)]
+            if any((rule.credential or "").lower() == wanted for rule in cert.challenge_rules)
+            or any((task.credential or "").lower() == wanted for task in cert.deployment.tasks)]
 
 
 def remove_credential(name: str) -> str:
@@ -94,7 +116,8 @@ def remove_credential(name: str) -> str:
     users = certificates_using(credential)
     if users:
         raise UsageError(f"The credential '{credential}' is used by {', '.join(users)}: change their rules "
-                         f"first (cert rule ... without --credential).", field="credential")
+                         f"(cert rule ... without --credential) or remove their tasks using it first.",
+                         field="credential")
     store.delete_credential(credential)
     return credential
 
@@ -116,6 +139,9 @@ def probe_credential(name: str, domains: list[str] | None = None) -> list[Check]
     """The provider's own probe with the credential's values (dns-01: a test TXT record created and deleted
     under each domain), for `domains` or else the names of the certificates using it."""
     credential = store.get_credential(name)
+    if credential.challenge == TASK_KIND:
+        raise UsageError(f"'{credential.name}' is for {credential_kind(credential)}, which has no check of its "
+                         f"own: run a task using it (certify-tui cert task run CERT N).", field="credential")
     names = [d.strip().lower() for d in domains or [] if d.strip()]
     if not names:
         wanted = credential.name.lower()

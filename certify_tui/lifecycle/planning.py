@@ -96,16 +96,21 @@ class TaskLine(NamedTuple):
 def _task(number: int, task: TaskConfig) -> TaskLine:
     """One stored task, for the plan."""
     from certify_tui.deploy.tasks import get_task
+    from certify_tui.deploy.tasks.credentials import task_options
 
     try:
         cls = get_task(task.type)
-        instance = cls(dict(task.options))
+        instance = cls(task_options(task, cls.id))
     except CertifyError as exc:
         problem = f"task {number}: {exc.message}"
         return TaskLine("", f"run {problem}", {"type": task.type, "invalid": exc.message}, problem)
     trigger = instance.options.get("trigger", "success")
-    what = f"{task.title or instance.title}: {instance.describe()} (on {trigger})"
-    shown = {"type": cls.id, "title": task.title, "options": cls.redact(instance.options)}
+    using = f", with credential {task.credential}" if task.credential else ""
+    what = f"{task.title or instance.title}: {instance.describe()}{using} (on {trigger})"
+    shown: dict[str, Any] = {"type": cls.id, "title": task.title, "options": cls.redact(instance.options)}
+    if task.credential:  # the name only: its values are the credential's, shown by `credential show`
+        shown["options"] = cls.redact(task.options)
+        shown["credential"] = task.credential
     return TaskLine(f"{number}. {what}", f"run task {number}, {what}", shown)
 
 

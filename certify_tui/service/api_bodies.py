@@ -59,6 +59,9 @@ TASK_SCHEMA: Schema = {
     "properties": {
         "type": {"type": "string", "description": "a task type id (GET /api/providers: tasks)"},
         "title": {"type": "string"}, "options": OPTIONS_SCHEMA,
+        "credential": {"type": ["string", "null"],
+                       "description": "a stored credential for this task type (certify-tui credential add NAME "
+                                      "--task TYPE): its values fill the options when the task runs"},
         **{p.key: _param_schema(p) for p in DeploymentTask.COMMON_PARAMS},
     },
 }
@@ -222,7 +225,8 @@ def task_from_json(body: object, where: str = "tasks") -> TaskConfig:
         if key in options:
             raise UsageError(f"Option '{key}' is given twice: give it once.", field=where)
         options[key] = body[key]
-    return TaskConfig(type=task_type, options=options, title=_text(body.get("title") or "", where, "title"))
+    return TaskConfig(type=task_type, options=options, title=_text(body.get("title") or "", where, "title"),
+                      credential=_optional_text(body.get("credential"), where, "credential") or None)
 
 
 def _known_keys(body: Mapping[str, Any], schema: Schema, where: str) -> None:

@@ -44,7 +44,8 @@ FIELD_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # A task's settings -> the `cert task add` option for each (the shared runner options included).
 TASK_OPTIONS = {"type": "--type", "options": "--option", "title": "--title", "trigger": "--trigger",
-                "retries": "--retries", "retry_delay": "--retry-delay", "stop_on_failure": "--stop-on-failure"}
+                "retries": "--retries", "retry_delay": "--retry-delay", "stop_on_failure": "--stop-on-failure",
+                "credential": "--credential"}
 
 
 def _command(path: str) -> argparse.ArgumentParser:

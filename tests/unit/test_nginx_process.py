@@ -59,3 +59,17 @@ def test_discover_sites_reads_the_running_masters_file(tmp_path: Path) -> None:
     sites = discover_sites(None, "off", nginx_binary=str(tmp_path / "no-nginx"), proc_root=str(proc))
     ours = [s.hostnames for s in sites if s.main_config == str(conf)]  # the machine's own nginx may add more
     assert ours == [("run.example.test",)]
+
+
+def test_sites_of_a_running_master_keep_its_prefix(tmp_path: Path) -> None:
+    """A master started with `-p DIR` resolves relative `pid`/`error_log` paths there: `nginx -t` and the reload
+    of a deployment must be given the same prefix, or they look for the pid file elsewhere."""
+    conf = tmp_path / "nginx.conf"
+    conf.write_text("events {}\nhttp {\n  server {\n    listen 443 ssl;\n    server_name pre.example.test;\n  }\n}\n")
+    proc = tmp_path / "proc"
+    _process(proc, 8, f"nginx: master process /usr/sbin/nginx -p {tmp_path}/ -c {conf}".encode())
+    sites = discover_sites(None, "off", nginx_binary=str(tmp_path / "no-nginx"), proc_root=str(proc))
+    ours, = [s for s in sites if s.main_config == str(conf)]
+    assert ours.prefix == f"{tmp_path}/"
+    given = discover_sites(str(conf), "off")  # a file named in the settings: the server's own prefix
+    assert [s.prefix for s in given] == [""]

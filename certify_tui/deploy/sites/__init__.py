@@ -40,8 +40,8 @@ def discover_sites(nginx_config: str | None = None, apache_config: str | None = 
     elif nginx_config:
         found += nginx.sites(_existing(nginx_config, "nginx"))
     else:
-        for main in _nginx_configs(nginx_binary, proc_root):
-            found += nginx.sites(main)
+        for main, prefix in _nginx_configs(nginx_binary, proc_root):
+            found += [replace(site, prefix=prefix) for site in nginx.sites(main)] if prefix else nginx.sites(main)
     if apache_config and apache_config.lower() in DISABLED:
         pass
     elif apache_config:
@@ -64,16 +64,20 @@ def unique_ids(sites: list[Site]) -> list[Site]:
     return result
 
 
-def _nginx_configs(binary: str, proc_root: str) -> list[str]:
-    """The installed nginx's own file, then those running masters were started with; each once."""
+def _nginx_configs(binary: str, proc_root: str) -> list[tuple[str, str]]:
+    """(file, prefix) of the installed nginx's own file, then those running masters were started with; each
+    file once. The prefix is a running master's `-p` ("" if none): its relative `pid` and `error_log` paths
+    depend on it, so `nginx -t` and the reload must be given it too."""
     conf, _prefix = nginx.find_config(binary)
-    candidates = [conf] if conf else []
-    candidates += [running for running, _ in running_configs(proc_root)]
-    configs: dict[str, str] = {}  # the real file -> the path as named (site ids keep the name)
-    for candidate in candidates:
+    candidates: list[tuple[str, str | None]] = [(conf, None)] if conf else []
+    candidates += running_configs(proc_root)
+    configs: dict[str, tuple[str, str]] = {}  # the real file -> (the path as named (site ids keep it), prefix)
+    for candidate, prefix in candidates:
         real = os.path.realpath(candidate)
-        if os.path.isfile(real) and real not in configs:
-            configs[real] = candidate
+        if not os.path.isfile(real):
+            continue
+        named, known = configs.get(real, (candidate, ""))
+        configs[real] = (named, known or prefix or "")
     return list(configs.values())
 
 

@@ -112,6 +112,7 @@ class _Nginx(_Server):
         self.binary = binary
         self.main = main_config or site.main_config or site.config_file
         self.conf_dir = Path(self.main).parent
+        prefix = prefix or site.prefix
         self.where = (["-p", prefix] if prefix else []) + ["-c", self.main]
         self.reload_command = list(reload_command) if reload_command else [binary, *self.where, "-s", "reload"]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from certify_tui.deploy.base import DeploymentTask, TaskContext
 from certify_tui.deploy.tasks import get_task
+from certify_tui.deploy.tasks.credentials import task_options
 from certify_tui.errors import CertifyError, UsageError
 from certify_tui.events import in_step, task_step_id
 from certify_tui.model import TaskConfig
@@ -53,7 +54,8 @@ def prepare(tasks: Sequence[TaskConfig | Mapping[str, Any]]) -> list[tuple[str, 
         label = task.title or task.type or "?"
         try:
             cls = get_task(task.type)
-            instance = cls(require_open(task.options))  # secrets opened, or the error naming the key
+            # Its credential's current values under its own, secrets opened (or the error naming the key).
+            instance = cls(require_open(task_options(task, cls.id)))
         except UsageError as exc:
             raise UsageError(f"Deployment task {number} ({label}): {exc.message}", field=field) from None
         prepared.append((task.title or cls.title, instance))

@@ -54,7 +54,8 @@ class TaskEditor(PluginItems):
             cls = self.task_types.get(task.type)
             title = task.title
             items.append({"type": task.type, "options": dict(task.options),
-                          "title": "" if cls is not None and title == cls.title else title})
+                          "title": "" if cls is not None and title == cls.title else title,
+                          "credential": task.credential})  # kept as stored (set from the CLI or the API)
         await self.load(items)
 
     def specs(self) -> list[TaskConfig]:
@@ -63,7 +64,7 @@ class TaskEditor(PluginItems):
         for task in self.items:
             cls = self.plugin_class(task)
             title = task["title"].strip() or (cls.title if cls else "")
-            specs.append(TaskConfig(task["type"], dict(task["options"]), title))
+            specs.append(TaskConfig(task["type"], dict(task["options"]), title, task.get("credential")))
         return specs
 
     def comparable(self) -> list[tuple[Any, ...]]:
