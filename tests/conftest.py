@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from servers.nginx import NginxNotFound, NginxServer
 from servers.pebble import PebbleNotFound, PebbleServer
 
 
@@ -45,3 +46,17 @@ def pebble_eab() -> Iterator[PebbleServer]:
 def data_dir(tmp_path: Path) -> Path:
     """A not-yet-created data folder, so code under test must create it itself."""
     return tmp_path / "data"
+
+
+@pytest.fixture
+def nginx() -> Iterator[NginxServer]:
+    """A real nginx on free ports in a temporary prefix (missing nginx fails in CI, skips elsewhere)."""
+    try:
+        server = NginxServer()
+    except NginxNotFound as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{exc}; CI must provide nginx", pytrace=False)
+        pytest.skip(str(exc))
+    server.start()
+    yield server
+    server.stop()

@@ -5,7 +5,6 @@ Certificates come from Pebble; what nginx presents is read back with a TLS hands
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from integration.helpers import add_account, add_standalone_cert, open_core, unique
-from servers.nginx import NginxNotFound, NginxServer, self_signed
+from servers.nginx import NginxServer, self_signed
 from servers.pebble import PebbleServer
 
 from certify_tui.deploy import DeploymentFailed, deployed_files
@@ -37,19 +36,6 @@ class Log:
 
     def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
         self.lines.append(f"{step}: {message}")
-
-
-@pytest.fixture
-def nginx() -> Iterator[NginxServer]:
-    try:
-        server = NginxServer()
-    except NginxNotFound as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{exc}; CI must provide nginx", pytrace=False)
-        pytest.skip(str(exc))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

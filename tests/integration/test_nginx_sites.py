@@ -18,7 +18,7 @@ from integration.test_cli import add_account as cli_add_account
 from integration.test_cli import cli
 from integration.test_cli import ok as cli_ok
 from servers.common import free_port
-from servers.nginx import NginxNotFound, NginxServer
+from servers.nginx import NginxServer
 from servers.pebble import PebbleServer
 
 from certify_tui.deploy.sites import discover_sites
@@ -26,19 +26,6 @@ from certify_tui.lifecycle import Core
 
 HOST = "a.example.test"
 OTHER = "other.example.test"
-
-
-@pytest.fixture
-def nginx() -> Iterator[NginxServer]:
-    try:
-        server = NginxServer()
-    except NginxNotFound as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{exc}; CI must provide nginx", pytrace=False)
-        pytest.skip(str(exc))
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
