@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -129,9 +130,11 @@ def renewal_policy(kind: str, value: object) -> RenewalPolicy:
                          "issuance.", field="renewal")
     what = kind.replace("_", " ")
     try:
-        if not isinstance(value, str | int | float):
-            raise TypeError(value)
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise TypeError(value)  # true is not 1
         number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(value)  # nan, inf
     except (TypeError, ValueError):
         raise UsageError(f"Renewal {what} must be a number, not '{value}'.", field="renewal") from None
     if kind == "percent" and not 1 <= number <= 99:

@@ -53,8 +53,11 @@ class Param:
         """Convert a CLI string (or a stored value) to this parameter's type."""
         if self.type == "int":
             try:
+                # int() would take true as 1 and cut 1.5 to 1 (JSON bodies, stored values): only whole numbers.
+                if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                    raise ValueError(raw)
                 number = int(raw)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise UsageError(f"{owner}: option '{self.key}' must be a whole number, not '{raw}'.") from None
             if (self.minimum is not None and number < self.minimum) or (
                     self.maximum is not None and number > self.maximum):

@@ -17,8 +17,9 @@ from servers.common import free_port
 from certify_tui.errors import UsageError
 from certify_tui.keys import generate_key, key_to_pem
 from certify_tui.lifecycle import Core
-from certify_tui.lifecycle.certificates import CertificateSpec, check_tasks
+from certify_tui.lifecycle.certificates import CertificateSpec, check_tasks, renewal_policy
 from certify_tui.model import ChallengeRule, RenewalPolicy, TaskConfig
+from certify_tui.plugins import Param
 from certify_tui.service.api import ApiServer
 from certify_tui.service.discovery import read_token
 from certify_tui.store.models import Account, ManagedCertificate
@@ -142,3 +143,17 @@ def test_api_answers_422_with_the_field(core: Core, tmp_path: Path) -> None:
         assert r.status_code == 404 and r.json() == {"error": "No certificate named 'nothing'."}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), "nan", "-inf"])
+def test_renewal_refuses_booleans_and_non_finite_numbers(value: object) -> None:
+    with pytest.raises(UsageError) as refused:
+        renewal_policy("days_before", value)
+    assert refused.value.field == "renewal"
+
+
+@pytest.mark.parametrize("raw", [True, 1.5])
+def test_an_int_parameter_takes_only_whole_numbers(raw: object) -> None:
+    with pytest.raises(UsageError, match="must be a whole number"):
+        Param("port", "Port", type="int").parse(raw, "standalone")
+    assert Param("port", "Port", type="int").parse(8080.0, "standalone") == 8080
