@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from textual.widgets import Label, Select
-from tui_helpers import add_account, fresh_core, wait_until
+from tui_helpers import add_account, fresh_core, open_wildcard_at_validation, wait_until
 
 from certify_tui.lifecycle.credentials import add_credential
 from certify_tui.tui.screens.editor import CertificateEditorScreen
-from certify_tui.tui.widgets.domain_list import DomainList
 
 TSIG = "c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy0xMjM0NTY="
 
@@ -18,16 +17,7 @@ async def test_a_stored_credential_is_picked_for_the_rule(make_app) -> None:
     add_credential("ns1", "rfc2136", {"server": "127.0.0.1", "tsig_key_name": "acme", "tsig_secret": TSIG})
     app = make_app(core)
     async with app.run_test(size=(80, 24)) as pilot:
-        app.open_editor(None)
-        await wait_until(pilot, lambda: isinstance(app.screen, CertificateEditorScreen) and app.screen.loaded)
-        screen = app.screen
-        assert isinstance(screen, CertificateEditorScreen)
-        await pilot.press(*"wild", "enter", *"*.example.org")
-        await wait_until(pilot, lambda: str(screen.query_one("#domain-check", Label).render()) != "")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["*.example.org"])
-        screen.go_to("validation")
-        await pilot.pause()
+        screen = await open_wildcard_at_validation(pilot)
         row = screen.query_one("#credential-row")
         assert not row.display  # http-01 standalone has no stored credential
         screen.query_one("#rule-challenge", Select).value = "dns-01"

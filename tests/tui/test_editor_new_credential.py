@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 from textual.widgets import Input, Label, Select
-from tui_helpers import add_account, fresh_core, wait_until
+from tui_helpers import add_account, fresh_core, open_wildcard_at_validation, wait_until
 
 from certify_tui.lifecycle.credentials import add_credential, get_credential
 from certify_tui.tui.app import CertifyApp
 from certify_tui.tui.screens.credential_new import NewCredentialScreen
 from certify_tui.tui.screens.editor import CertificateEditorScreen
-from certify_tui.tui.widgets.domain_list import DomainList
 
 TSIG = "c2VjcmV0LXRzaWcta2V5LWZvci10ZXN0cy0xMjM0NTY="
 RFC2136 = {"server": "127.0.0.1", "tsig_key_name": "acme", "tsig_secret": TSIG}
@@ -20,16 +19,7 @@ async def open_rfc2136_rule(pilot: Pilot) -> CertificateEditorScreen:
     """A new certificate for *.example.org at the validation step, its rule dns-01 / rfc2136."""
     app = pilot.app
     assert isinstance(app, CertifyApp)
-    app.open_editor(None)
-    await wait_until(pilot, lambda: isinstance(app.screen, CertificateEditorScreen) and app.screen.loaded)
-    screen = app.screen
-    assert isinstance(screen, CertificateEditorScreen)
-    await pilot.press(*"wild", "enter", *"*.example.org")
-    await wait_until(pilot, lambda: str(screen.query_one("#domain-check", Label).render()) != "")
-    await pilot.press("enter")
-    await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["*.example.org"])
-    screen.go_to("validation")
-    await pilot.pause()
+    screen = await open_wildcard_at_validation(pilot)
     screen.query_one("#rule-pattern", Input).focus()
     await pilot.pause()
     assert "ctrl+o" not in screen.active_bindings  # http-01 standalone has no secret to store

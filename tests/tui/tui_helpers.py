@@ -11,6 +11,7 @@ import shutil
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from textual.pilot import Pilot
 
@@ -194,3 +195,24 @@ def plain(renderable: object, width: int = 120) -> str:
     console = Console(width=width, file=io.StringIO(), record=True, color_system=None)
     console.print(renderable)
     return console.export_text()
+
+
+async def open_wildcard_at_validation(pilot: Any) -> Any:
+    """The editor for a new certificate 'wild' covering *.example.org, shown at its validation step."""
+    from textual.widgets import Label
+
+    from certify_tui.tui.screens.editor import CertificateEditorScreen
+    from certify_tui.tui.widgets.domain_list import DomainList
+
+    app = pilot.app
+    app.open_editor(None)
+    await wait_until(pilot, lambda: isinstance(app.screen, CertificateEditorScreen) and app.screen.loaded)
+    screen = app.screen
+    assert isinstance(screen, CertificateEditorScreen)
+    await pilot.press(*"wild", "enter", *"*.example.org")
+    await wait_until(pilot, lambda: str(screen.query_one("#domain-check", Label).render()) != "")
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: screen.query_one(DomainList).names == ["*.example.org"])
+    screen.go_to("validation")
+    await pilot.pause()
+    return screen
