@@ -12,7 +12,19 @@ import logging
 import sys
 
 from certify_tui import __version__
-from certify_tui.cli import account, cert, credential, db, providers, renew, service, settings, sites, status
+from certify_tui.cli import (
+    account,
+    cert,
+    credential,
+    db,
+    providers,
+    renew,
+    service,
+    settings,
+    sites,
+    status,
+    transfer,
+)
 from certify_tui.cli.output import error_json, print_json
 from certify_tui.cli.parser import EXIT_FAILED, Parser
 from certify_tui.errors import CertifyError, safe_text
@@ -35,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     status.register(sub)
     sites.register(sub)
     db.register(sub)
+    transfer.register(sub)
     return parser
 
 

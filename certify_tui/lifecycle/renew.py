@@ -93,6 +93,8 @@ def decide(data: DataDir, cert: ManagedCertificate, now: datetime) -> Decision:
         return Decision(True, "never issued")
     if cert.not_after <= now:
         return Decision(True, "expired")
+    if cert.status == "revoked":
+        return Decision(True, "revoked")
     if cert.status == "failed" and cert.failure_count:
         return Decision(True, f"retry after failure {cert.failure_count}")
     due = policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)

@@ -167,7 +167,7 @@ def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: R
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     with log.in_step(STORE):
         log.step("store", "verifying the chain and key, then switching the live files")
-        stored = _store(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
+        stored = store_version(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
         with contextlib.suppress(OSError):
             pending_key_path.unlink()  # only now: a crash before the commit resumes the same order
         log.step("store", f"live files updated in {files.live_dir}", ok=True)
@@ -191,8 +191,8 @@ def _providers(plan: Plan) -> Callable[[str], ChallengeProvider]:
     return provider_for
 
 
-def _store(data: DataDir, cert: ManagedCertificate, files: CertificateFiles, fullchain_pem: bytes,
-           key_pem: bytes, ari_supported: bool) -> StoredVersion:
+def store_version(data: DataDir, cert: ManagedCertificate, files: CertificateFiles, fullchain_pem: bytes,
+                  key_pem: bytes, ari_supported: bool) -> StoredVersion:
     """Archive the version, then record it and switch `live` in one transaction, so the database and
     `live/` never disagree: the switch runs inside the transaction (a failed switch rolls the row back)
     and a failed commit switches `live` back. A crash at any point leaves the intent mark, and
@@ -332,6 +332,7 @@ def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_support
             not_after=stored.not_after, fingerprint_sha256=stored.fingerprint_sha256,
             issuer=stored.issuer, archive_dir=str(stored.directory), files=stored.files)
         cert.status = "valid"
+        cert.revoked_at = cert.revocation_reason = None  # those described the version this one replaces
         cert.date_issued = now
         cert.not_before = stored.not_before
         cert.not_after = stored.not_after

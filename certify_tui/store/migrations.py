@@ -106,10 +106,24 @@ def _seal_settings(db: peewee.Database) -> None:
                        (json.dumps(value, sort_keys=True), key))
 
 
+def _v6_tags_and_revocation(db: peewee.Database) -> None:
+    """Tags on certificates (CSV import, filtering) and what is known of a certificate's revocation."""
+    _add_columns(db, models.ManagedCertificate, ("tags", "revoked_at", "revocation_reason",
+                                                 "revocation_checked_at"))
+
+
+def _add_columns(db: peewee.Database, model: type[models.BaseModel], columns: tuple[str, ...]) -> None:
+    migrator = SchemaMigrator.from_database(db)
+    existing = {c.name for c in db.get_columns(model._meta.table_name)}
+    migrate(*[migrator.add_column(model._meta.table_name, name, model._meta.fields[name])
+              for name in columns if name not in existing])
+
+
 def _param(db: peewee.Database) -> str:
     return str(db.param)
 
 
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal, _v4_name_nocase,
-                                                       _v5_credentials_and_sealed_secrets]
+                                                       _v5_credentials_and_sealed_secrets,
+                                                       _v6_tags_and_revocation]
 LATEST = len(MIGRATIONS)

@@ -101,6 +101,11 @@ class ManagedCertificate(BaseModel):
     renew_reason = peewee.CharField(null=True)  # why next_attempt is what it is, for people
     pending_order_url = peewee.CharField(null=True)  # an order in flight, resumed after a crash
     deploy_error = peewee.TextField(null=True)
+    # Added in schema 6: tags, and revocation (by us, or noticed through OCSP/CRL).
+    tags = JSONField(default=list)  # free labels, sorted, for filtering and bulk operations
+    revoked_at = UTCDateTimeField(null=True)
+    revocation_reason = peewee.CharField(null=True)  # RFC 5280 reason name, e.g. keyCompromise
+    revocation_checked_at = UTCDateTimeField(null=True)  # the last OCSP/CRL check, at most one a day
 
     def save(self, force_insert: bool = False, only: Iterable[Any] | None = None) -> int:
         self.updated_at = _now()

@@ -159,7 +159,7 @@ def test_upgrade_seals_plain_text_secrets(data: Path) -> None:
                    (json.dumps(f"json://hooks.example.test/{ROTATED}"),))
         db.execute("INSERT INTO setting (key, value, updated_at) VALUES ('defaults.challenge_rule', ?, "
                    "'2026-01-01')", (json.dumps(rules[0]),))
-        db.execute("DELETE FROM schema_version WHERE version = 5")
+        db.execute("DELETE FROM schema_version WHERE version >= 5")
         db.execute("DROP TABLE credential")
     db.close()
     core = Core.open(str(data))

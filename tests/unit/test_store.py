@@ -105,6 +105,19 @@ def test_reopening_is_idempotent(db: peewee.Database, db_path: Path) -> None:
     assert str(_pragma(db2, "journal_mode")).lower() == "wal"
 
 
+def test_schema_6_adds_tags_and_revocation_to_existing_rows(db: peewee.Database, db_path: Path) -> None:
+    """A database from schema 5 (no tags, no revocation columns) keeps its certificates and gains the columns."""
+    ManagedCertificate.create(name="old", account=_account(), primary_identifier="a.example.com",
+                              identifiers=["a.example.com"])
+    for column in ("tags", "revoked_at", "revocation_reason", "revocation_checked_at"):
+        db.execute_sql(f"ALTER TABLE managed_certificate DROP COLUMN {column}")
+    db.execute_sql("DELETE FROM schema_version WHERE version = 6")
+    close_database()
+    open_database(database_url_for(db_path))
+    old = ManagedCertificate.get(ManagedCertificate.name == "old")
+    assert (old.tags, old.revoked_at, old.revocation_reason) == ([], None, None)
+
+
 def test_newer_schema_refused(db: peewee.Database, db_path: Path) -> None:
     SchemaVersion.create(version=migrations.LATEST + 1)
     close_database()
