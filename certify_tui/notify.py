@@ -144,6 +144,26 @@ def notify_renewal(core_settings: Mapping[str, Any], name: str, ok: bool, messag
         return False
 
 
+def notify_revoked(core_settings: Mapping[str, Any], name: str, message: str,
+                   details: Mapping[str, Any] | None = None) -> bool:
+    """Tell the configured services that a certificate was found revoked (always sent: it is never routine);
+    whether every one accepted it. Never raises; `message` and `details` must be free of secrets."""
+    try:
+        urls = split_notify_urls(core_settings.get("notify_urls"))
+        if not urls:
+            return False
+        host = _hostname()
+        body = "\n".join([message.strip(), "", f"Certificate: {name}", f"Host: {host}", *_details_text(details)])
+        delivered, _failed = _send(urls, f"certify-tui: {name} was REVOKED by its CA ({host})", body,
+                                   apprise.NotifyType.WARNING)
+        if delivered:
+            log.info("notified %d service(s) that %s was revoked", len(urls), name)
+        return delivered
+    except Exception as exc:  # never raises: marking it revoked and renewing it matter more
+        log.warning("notification about %s could not be sent: %s", name, type(exc).__name__)
+        return False
+
+
 def send_test(core_settings: Mapping[str, Any]) -> tuple[bool, str]:
     """For a "Send test notification" button: (delivered everywhere, a line to show)."""
     try:

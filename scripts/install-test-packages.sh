@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Debian packages the tests run for real: DNS servers (BIND 9 for RFC 2136, PowerDNS with its HTTP
-# API for the lexicon adapter), nginx (deployment) and OpenSSH's server (the SFTP deployment task). Idempotent and quick once installed.
+# API for the lexicon adapter), nginx (deployment), OpenSSH's server (the SFTP deployment task) and openssl
+# (a private CA, its CRL and OCSP responder for the revocation check). Idempotent and quick once installed.
 # Services are never started by the packages: the tests start their own copies on loopback ports.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
-PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 nginx-light openssh-server)
+PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3 nginx-light openssh-server openssl)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

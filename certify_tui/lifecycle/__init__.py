@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from certify_tui.deploy.tasks.runner import TaskOutcome
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
+    from certify_tui.lifecycle.revocation_check import RevocationRun
 
 _app_handler: PrivateFileHandler | None = None
 
@@ -319,6 +320,14 @@ class Core:
                                   pool_size=pool_size or self.settings()["pool_size"], cancel=cancel,
                                   started=started, report_skipped=report_skipped, on_outcome=on_outcome,
                                   plans=plans)
+
+    def check_revocations(self, names: list[str] | None = None, *, force: bool = False,
+                          budget_seconds: float | None = None) -> RevocationRun:
+        """Ask OCSP responders / CRLs whether the CA revoked our certificates (at most once a day each unless
+        `force`); a revoked one is marked so, renewed at once and notified. Failed checks are reported."""
+        from certify_tui.lifecycle.revocation_check import check_revocations
+
+        return check_revocations(names, force=force, budget_seconds=budget_seconds)
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

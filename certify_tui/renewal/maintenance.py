@@ -1,4 +1,5 @@
-"""Daily housekeeping: back up and check the database, prune old certificate versions, rotate logs.
+"""Daily housekeeping: back up and check the database, prune old certificate versions, rotate logs, and ask
+OCSP responders / CRLs whether a CA revoked one of our certificates.
 
 Each step returns a small result and writes one line to the app log; `run_daily` runs them all,
 and one step failing never stops the others.
@@ -33,6 +34,7 @@ log = logging.getLogger("certify_tui")
 PG_SKIPPED = "skipped: PostgreSQL is backed up with pg_dump"
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_KEEP = 5
+REVOCATION_BUDGET_SECONDS = 300.0  # the whole daily revocation check; what is left waits for the next day
 
 
 @dataclass
@@ -63,6 +65,14 @@ class RotateResult(StepResult):
     step: ClassVar[str] = "rotate-logs"
     rotated: list[Path] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RevocationCheckResult(StepResult):
+    step: ClassVar[str] = "revocation-check"
+    revoked: list[str] = field(default_factory=list)  # certificates found revoked (marked, renewing, notified)
+    failed: list[str] = field(default_factory=list)  # no answer from any source: "name: why"
+    left: int = 0  # not reached within the time budget; they go first next time
 
 
 # -- backup -------------------------------------------------------------------------------------------
@@ -218,12 +228,24 @@ def _shift(path: Path, keep: int) -> None:
     os.replace(path, numbered(1))
 
 
+# -- revocation ------------------------------------------------------------------------------------------
+
+
+def check_revocation(core: Core) -> RevocationCheckResult:
+    """Core.check_revocations within the daily budget. A source that cannot be reached is a warning in the
+    log, not a failed step: the check is retried tomorrow and renewals never depend on it."""
+    run = core.check_revocations(budget_seconds=REVOCATION_BUDGET_SECONDS)
+    failed = [f"{check.name}: {check.message}" for check in run.checks if not check.ok]
+    return _report(RevocationCheckResult(ok=True, message=run.summary(), left=len(run.left), failed=failed,
+                                         revoked=[c.name for c in run.checks if c.result == "revoked"]))
+
+
 # -- all of it --------------------------------------------------------------------------------------------
 
 
 def run_daily(core: Core) -> list[StepResult]:
-    """Backup, integrity check, prune (to the `keep_versions` setting), log rotation and leftover cleanup,
-    each on its own."""
+    """Backup, integrity check, prune (to the `keep_versions` setting), log rotation, leftover cleanup and the
+    revocation check, each on its own."""
     results: list[StepResult] = []
 
     def keep() -> int:
@@ -235,6 +257,7 @@ def run_daily(core: Core) -> list[StepResult]:
         (PruneResult, lambda: prune_versions(core, keep())),
         (RotateResult, lambda: rotate_logs(core.data)),
         (CleanupResult, lambda: sweep(core.data)),  # after a kill -9: unrecorded versions, temporary files
+        (RevocationCheckResult, lambda: check_revocation(core)),  # last: the only step that waits on the network
     ]
     for kind, run in steps:
         try:
