@@ -130,6 +130,17 @@ def test_revocation_certificate_checked_today_is_not_checked_again(core: Core, c
     assert [c.result for c in tomorrow.checks] == ["good"] and ca.crl_gets == 2
 
 
+def test_revocation_forged_ocsp_answer_is_not_believed(core: Core, ca: OpenSSLCA) -> None:
+    """A responder signing with a key the issuer never certified (same name, other key) is not believed."""
+    _, leaf = _adopt(core, ca, "guarded", "ocsp_only")
+    ca.revoke(leaf, "keyCompromise")
+    ca.impersonate_responder()
+
+    [check] = core.check_revocations(["guarded"]).checks
+    assert check.result == "failed" and "not signed by the certificate's issuer" in check.message
+    assert _row("guarded").status == "valid" and ca.notifications == []
+
+
 def test_revocation_unreachable_sources_are_logged_not_fatal(tmp_path: Path, data_dir: Path,
                                                              caplog: pytest.LogCaptureFixture) -> None:
     closed = free_port()  # nothing listens there

@@ -51,6 +51,13 @@ subjectAltName = DNS:${{ENV::LEAF_NAME}}
 authorityInfoAccess = OCSP;URI:{ocsp_url}
 crlDistributionPoints = URI:{crl_url}
 
+[ocsp_only]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectAltName = DNS:${{ENV::LEAF_NAME}}
+authorityInfoAccess = OCSP;URI:{ocsp_url}
+
 [crl_only]
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,digitalSignature
@@ -111,6 +118,7 @@ class OpenSSLCA:
         self._thread: threading.Thread | None = None
         self._responder: subprocess.Popen[bytes] | None = None
         self._responder_log = workdir / "ocsp.log"
+        self._signer = ("ca.pem", "ca.key")  # what the responder signs its answers with
 
     @property
     def crl_gets(self) -> int:
@@ -143,12 +151,12 @@ class OpenSSLCA:
         return self
 
     def _start_responder(self) -> None:
-        """A real responder process, signing with the CA's own key. OpenSSL 3.0's reads index.txt once, so it
+        """A real responder process, signing with the CA's own key (unless impersonated). OpenSSL 3.0's reads index.txt once, so it
         is restarted (same port) whenever the CA's database changes."""
         stop_process(self._responder)
         self._responder = subprocess.Popen(
             [str(self.openssl), "ocsp", "-index", "index.txt", "-port", str(self.ocsp_port), "-CA", "ca.pem",
-             "-rsigner", "ca.pem", "-rkey", "ca.key", "-ndays", "1"],
+             "-rsigner", self._signer[0], "-rkey", self._signer[1], "-ndays", "1"],
             cwd=self.dir, stdout=self._responder_log.open("wb"), stderr=subprocess.STDOUT)
         wait_for(self._responder_listens, timeout=15, what=f"openssl ocsp on port {self.ocsp_port}")
 
@@ -179,6 +187,13 @@ class OpenSSLCA:
         """Revoke in the CA's database (what the responder answers from) and publish a new CRL."""
         self.run("ca", "-config", self.config, "-revoke", leaf, "-crl_reason", reason)
         self.publish_crl()
+        self._start_responder()
+
+    def impersonate_responder(self) -> None:
+        """From now on the responder signs with a key the CA never certified (a forged answer)."""
+        self.run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                 "-keyout", "impostor.key", "-out", "impostor.pem", "-days", "30", "-subj", "/CN=Revocation Test CA")
+        self._signer = ("impostor.pem", "impostor.key")
         self._start_responder()
 
     def publish_crl(self) -> None:

@@ -308,8 +308,10 @@ def test_run_daily_uses_keep_versions(core: Core, ca: TinyCA) -> None:
     for _ in range(3):
         _issue(core, ca, cert)
     results = maintenance.run_daily(core)
-    assert [r.step for r in results] == ["backup", "integrity", "prune", "rotate-logs", "cleanup"]
+    assert [r.step for r in results] == ["backup", "integrity", "prune", "rotate-logs", "cleanup",
+                                         "revocation-check"]
     assert all(r.ok for r in results), results
+    assert results[-1].message.startswith("checked 0 certificate(s)")  # it names no OCSP responder or CRL
     assert _versions(cert) == [3]
     assert (core.data.root / "certify.db.bak").is_file()
 
@@ -326,9 +328,9 @@ def test_run_daily_step_failure_does_not_stop_others(core: Core, ca: TinyCA) -> 
 
     results = maintenance.run_daily(core)
 
-    backup, integrity, prune, rotate, cleanup = results
+    backup, integrity, prune, rotate, cleanup, revocation = results
     assert not backup.ok and backup.message.startswith("failed:") and "certify.db.bak" in backup.message
-    assert integrity.ok and prune.ok and rotate.ok and cleanup.ok
+    assert integrity.ok and prune.ok and rotate.ok and cleanup.ok and revocation.ok
     assert _versions(cert) == [2]
     assert (core.data.root / "certify.db.bak" / "keep").read_text() == "x"  # untouched
     assert [p.name for p in core.data.root.iterdir() if p.name.startswith(".")] == []
