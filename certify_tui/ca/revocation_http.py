@@ -14,6 +14,7 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from cryptography import x509
 
 from certify_tui.ca.network import USER_AGENT
@@ -46,7 +47,8 @@ def fetch(url: str, *, max_bytes: int, body: bytes | None = None, content_type: 
     """GET `url` (POST `body` when given) and return at most `max_bytes`; OperationError (one line) for an
     unreachable server, an HTTP error, a body over the cap or a transfer slower than `timeout` in total."""
     deadline = time.monotonic() + timeout
-    headers = {"User-Agent": USER_AGENT}
+    # identity: a compressed body could expand past the cap after it was counted
+    headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if content_type:
         headers["Content-Type"] = content_type
     try:
@@ -57,23 +59,32 @@ def fetch(url: str, *, max_bytes: int, body: bytes | None = None, content_type: 
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise OperationError(f"{url} sent {declared} bytes, more than the {max_bytes} allowed.")
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=65536):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise OperationError(f"{url} sent more than the {max_bytes} bytes allowed.")
-                if time.monotonic() > deadline:
-                    raise OperationError(f"{url} took longer than {timeout:.0f} s.")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except requests.RequestException as exc:
+            return _read(url, response, max_bytes, deadline, timeout)
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:  # urllib3's: from raw.read1
         raise OperationError(f"{url} could not be reached: {_reason(exc)}.", detail=repr(exc)) from exc
 
 
-def _reason(exc: requests.RequestException) -> str:
-    if isinstance(exc, requests.Timeout):
+def _read(url: str, response: requests.Response, max_bytes: int, deadline: float, timeout: float) -> bytes:
+    """The body, up to `max_bytes`, stopped at `deadline`. read1 returns after one socket read, so a server
+    trickling bytes is cut off at the deadline (plus one read timeout); urllib3 before 2.3 lacks it and reads
+    in small chunks instead."""
+    read1 = getattr(response.raw, "read1", None)
+    chunks = iter(lambda: read1(16384), b"") if read1 is not None else response.iter_content(chunk_size=4096)
+    received: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise OperationError(f"{url} sent more than the {max_bytes} bytes allowed.")
+        if time.monotonic() > deadline:
+            raise OperationError(f"{url} took longer than {timeout:.0f} s.")
+        received.append(chunk)
+    return b"".join(received)
+
+
+def _reason(exc: requests.RequestException | urllib3.exceptions.HTTPError) -> str:
+    if isinstance(exc, requests.Timeout | urllib3.exceptions.TimeoutError):
         return "timed out"
-    if isinstance(exc, requests.ConnectionError):
+    if isinstance(exc, requests.ConnectionError | urllib3.exceptions.ProtocolError):
         return "connection failed"
     return type(exc).__name__
