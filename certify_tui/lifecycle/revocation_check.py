@@ -65,6 +65,8 @@ class RevocationRun:
         asked = [c for c in self.checks if c.result != "skipped"]
         text = (f"checked {len(asked)} certificate(s): {self.count('good')} good, {self.count('revoked')} revoked, "
                 f"{self.count('unknown')} unknown, {self.count('failed')} failed")
+        if self.count("busy"):
+            text += f", {self.count('busy')} revoked while being renewed"
         if self.count("revoked"):
             text += f" (revoked: {', '.join(c.name for c in self.checks if c.result == 'revoked')})"
         if self.left:

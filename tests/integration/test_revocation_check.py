@@ -20,7 +20,7 @@ from servers.openssl_ca import OpenSSLCA
 from certify_tui.keys import generate_key, key_to_pem
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.adopt import adopt_version
-from certify_tui.lifecycle.renew import decide
+from certify_tui.lifecycle.renew import decide, due_names
 from certify_tui.renewal import maintenance
 from certify_tui.store.models import Account, ManagedCertificate
 
@@ -84,7 +84,7 @@ def test_revocation_noticed_through_ocsp_is_marked_renewed_and_notified(core: Co
     assert (row.status, row.revocation_reason) == ("revoked", "keyCompromise")
     assert row.revoked_at is not None and before - timedelta(minutes=2) <= row.revoked_at <= datetime.now(UTC)
     assert row.next_attempt <= datetime.now(UTC) and "revoked" in row.renew_reason
-    assert decide(core.data, row, datetime.now(UTC)).due  # the worker replaces it at its next look
+    assert "blog" in due_names() and decide(core.data, row, datetime.now(UTC)).due  # the worker's next look renews it
     assert _row("shop").status == "valid"  # the other certificate of the same CA is untouched
     [sent] = ca.notifications
     assert "blog" in sent["title"] and "REVOKED" in sent["title"]
@@ -114,6 +114,10 @@ def test_revocation_crl_only_certificates_share_one_download(core: Core, ca: Ope
 
 def test_revocation_certificate_checked_today_is_not_checked_again(core: Core, ca: OpenSSLCA) -> None:
     _adopt(core, ca, "once", "crl_only")
+    spent = core.check_revocations(budget_seconds=0)  # no time left: nothing asked, it goes first next time
+    assert (spent.checks, spent.left, ca.crl_gets) == ([], ["once"], 0)
+    assert _row("once").revocation_checked_at is None and "1 left for the next run" in spent.summary()
+
     assert [c.result for c in core.check_revocations().checks] == ["good"]
     checked_at = _row("once").revocation_checked_at
     assert checked_at is not None
