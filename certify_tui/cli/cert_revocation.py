@@ -28,9 +28,11 @@ def _check(core: Core, args: argparse.Namespace) -> int:
         print_json({"checks": [{**asdict(c), "ok": c.ok} for c in run.checks], "left": run.left,
                     "crl_fetches": run.crl_fetches, "ok": all(c.ok for c in run.checks)})
     elif not run.checks:
-        print("Nothing to check: every issued certificate was checked in the last day (--force checks again).")
+        print("Nothing was checked: no issued certificate names an OCSP responder or a CRL, or each was checked "
+              "in the last day (--force checks again).")
     else:
         print_table(("name", "result", "detail"), [(c.name, c.result, c.message) for c in run.checks])
+        print(run.summary())
     for check in run.checks:
         if not check.ok:  # cron mails stderr: each failure as one line there too
             print(f"certify-tui: error: {check.name}: {check.message}", file=sys.stderr)
