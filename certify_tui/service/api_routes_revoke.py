@@ -8,12 +8,14 @@ from werkzeug.wrappers import Request, Response
 
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle.revoke import REVOKE_REASONS
-from certify_tui.service.api_http import ApiContext, Route, json_response, read_json
+from certify_tui.service.api_http import ApiContext, Route, Schema, json_response, read_json
 
-BODY = {"type": "object", "additionalProperties": False,
-        "properties": {"reason": {"type": "string", "enum": list(REVOKE_REASONS), "default": "unspecified"},
-                       "renew": {"type": "boolean", "default": False,
-                                 "description": "order and deploy a replacement first, then revoke the old one"}}}
+BODY_KEYS = ("reason", "renew")
+BODY: Schema = {
+    "type": "object", "additionalProperties": False,
+    "properties": {"reason": {"type": "string", "enum": list(REVOKE_REASONS), "default": "unspecified"},
+                   "renew": {"type": "boolean", "default": False,
+                             "description": "order and deploy a replacement first, then revoke the old one"}}}
 
 
 def revoke(ctx: ApiContext, request: Request, name: str) -> Response:
@@ -38,7 +40,7 @@ def _body(request: Request) -> tuple[str, bool]:
         return "unspecified", False
     if not isinstance(body, dict):
         raise UsageError('The body must be a JSON object, such as {"reason": "superseded", "renew": true}.')
-    unknown = sorted(set(body) - set(BODY["properties"]))
+    unknown = sorted(set(body) - set(BODY_KEYS))
     if unknown:
         raise UsageError(f"Unknown key '{unknown[0]}': the body takes reason and renew.", field=unknown[0])
     reason = body.get("reason", "unspecified")

@@ -19,6 +19,7 @@ from servers.common import free_port
 from servers.pebble import PebbleServer
 
 from certify_tui.lifecycle import Core
+from certify_tui.lifecycle.spec_changes import CertificateChanges
 from certify_tui.service.api import ApiServer
 from certify_tui.service.discovery import read_token
 
@@ -78,7 +79,7 @@ def test_cert_revoke_asks_then_revokes_at_the_ca(data_dir: Path, pebble: PebbleS
 
     show = cli(data_dir, "cert", "show", name)
     assert show.returncode == 0
-    assert any(line.split()[:2] == ["Status", "revoked"] for line in show.stdout.splitlines()), show.stdout
+    assert any(line.split()[:2] == ["Status:", "revoked"] for line in show.stdout.splitlines()), show.stdout
     assert "(superseded)" in show.stdout
 
     again = cli(data_dir, "cert", "revoke", name, "--yes")
@@ -91,11 +92,13 @@ def test_cert_revoke_asks_then_revokes_at_the_ca(data_dir: Path, pebble: PebbleS
 
 
 def test_key_compromise_is_signed_by_the_certificate_key(data_dir: Path, pebble: PebbleServer) -> None:
-    """With the account deactivated the CA refuses the account's signature (one line), but takes the
-    certificate key's: proof that keyCompromise is signed by that key and nothing else."""
+    """Moved to an account that neither ordered it nor holds authorizations for its name, the certificate's
+    revocation signed by the account key is refused (one line); keyCompromise is accepted: proof that it is
+    signed by the certificate's own key."""
     name, serial = issued(data_dir, pebble, "rk")
     with open_core_once(data_dir) as core:
-        core.deactivate_account(core.get_certificate(name).account.email)
+        stranger = add_account(core, pebble)
+        core.change_certificate(name, CertificateChanges(account=stranger.email))
 
     refused = cli(data_dir, "cert", "revoke", name, "--reason", "cessationOfOperation", "--yes")
     assert refused.returncode == 1
