@@ -31,7 +31,7 @@ def register(actions: Any) -> None:
 
 def _revoke(core: Core, args: argparse.Namespace) -> int:
     reason = args.reason
-    name, serial = core.revocation_target(args.name, reason, args.renew)  # its errors before any question
+    name, serial = core.revocation_target(args.name, reason)  # its errors before any question
     if not args.yes and not _confirmed(name, serial, reason, args.renew):
         print("Nothing was revoked.", file=sys.stderr)
         return 1

@@ -334,11 +334,11 @@ class Core:
 
         return redeploy(self.data, certificates.get_certificate(name).name, on_event=on_event)
 
-    def revocation_target(self, name: str, reason: str | None = None, renew: bool = False) -> tuple[str, str]:
+    def revocation_target(self, name: str, reason: str | None = None) -> tuple[str, str]:
         """(exact name, serial) of what `revoke` would revoke; the same errors it would raise, nothing sent."""
         from certify_tui.lifecycle.revoke import revocation_target
 
-        return revocation_target(name, reason, renew)
+        return revocation_target(name, reason)
 
     def revoke(self, name: str, *, reason: str | None = None, renew: bool = False,
                on_event: ProgressCallback | None = None) -> RevokeResult:

@@ -78,25 +78,29 @@ def issued_version(cert: ManagedCertificate) -> IssuedVersion:
     return IssuedVersion(version.serial, cert_pem, key_pem)
 
 
-def check_revocable(cert: ManagedCertificate, reason: str, renew: bool) -> None:
-    """Refuse what must not be sent: an already revoked version, or a replacement carrying a compromised key."""
+def check_revocable(cert: ManagedCertificate) -> None:
+    """Refuse what must not be sent: a version already revoked."""
     if cert.status == "revoked":
         when = f" on {cert.revoked_at:%Y-%m-%d %H:%M} UTC" if cert.revoked_at else ""
         why = f" ({cert.revocation_reason})" if cert.revocation_reason else ""
         raise OperationError(f"'{cert.name}' is already revoked{when}{why}: request it to replace it "
                              f"(certify-tui cert request {cert.name}).")
-    if renew and reason == KEY_COMPROMISE and cert.reuse_key:
-        raise UsageError(f"'{cert.name}' reuses its key on renewal, so the replacement would carry the compromised "
-                         f"key: switch that off first (certify-tui cert set {cert.name} --new-key).",
-                         field="reuse_key")
 
 
-def revocation_target(name: str, reason: str | None, renew: bool) -> tuple[str, str]:
+def stop_key_reuse(cert: ManagedCertificate, reason: str, log: RequestLog) -> None:
+    """A compromised key is never used again: the next version (the replacement too) gets a new one."""
+    if reason == KEY_COMPROMISE and cert.reuse_key:
+        cert.reuse_key = False
+        cert.save()
+        log.info("key reuse switched off: the compromised key is not used for the next certificate")
+
+
+def revocation_target(name: str, reason: str | None = None) -> tuple[str, str]:
     """(exact name, serial) of what `revoke_certificate` would revoke, checked as it checks: for a face to
     name in its confirmation before anything is sent."""
-    reason = check_reason(reason)
+    check_reason(reason)
     cert = get_certificate(name)
-    check_revocable(cert, reason, renew)
+    check_revocable(cert)
     version = current_version(cert)
     if version is None:
         raise OperationError(f"'{cert.name}' has no issued certificate to revoke.")
@@ -108,16 +112,17 @@ def revoke_certificate(data: DataDir, name: str, *, reason: str | None = None, r
     """Revoke the current version of `name` at its CA; with `renew`, after its replacement is deployed."""
     reason = check_reason(reason)
     cert = get_certificate(name)
-    check_revocable(cert, reason, renew)
+    check_revocable(cert)
     if renew:
         return _replace_then_revoke(data, cert, reason, on_event, owner)
     with leases.lease(cert.name, owner):
         cert = get_certificate(cert.name)  # read under the lease: a renewal may just have replaced it
-        check_revocable(cert, reason, renew)
+        check_revocable(cert)
         old = issued_version(cert)
         with _log(data, cert, on_event) as log:
             log.step("start", f"revoking {old.serial} ({reason})")
             signed_by = _revoke_at_ca(cert, old, reason, log)
+            stop_key_reuse(cert, reason, log)
             mark_revoked(cert, reason=reason, renew=False)
             log.step("done", f"certificate {old.serial} revoked ({reason}); request it to replace it", ok=True)
     return RevokeResult(cert.name, old.serial, reason, signed_by, cert.revoked_at or datetime.now(UTC))
@@ -128,6 +133,8 @@ def _replace_then_revoke(data: DataDir, cert: ManagedCertificate, reason: str, o
     from certify_tui.lifecycle.request import request_certificate  # the ACME order stack, loaded on use
 
     old = issued_version(cert)  # kept before the request replaces the live files
+    with _log(data, cert, on_event) as log:
+        stop_key_reuse(cert, reason, log)
     result = request_certificate(data, cert.name, on_event=on_event, owner=owner,
                                  reason=f"replacing {old.serial} before revoking it ({reason})")
     new_serial = result.version.serial

@@ -98,7 +98,7 @@ def test_key_compromise_is_signed_by_the_certificate_key(data_dir: Path, pebble:
     name, serial = issued(data_dir, pebble, "rk")
     with open_core_once(data_dir) as core:
         stranger = add_account(core, pebble)
-        core.change_certificate(name, CertificateChanges(account=stranger.email))
+        core.change_certificate(name, CertificateChanges(account=stranger.email, reuse_key=True))
 
     refused = cli(data_dir, "cert", "revoke", name, "--reason", "cessationOfOperation", "--yes")
     assert refused.returncode == 1
@@ -110,24 +110,36 @@ def test_key_compromise_is_signed_by_the_certificate_key(data_dir: Path, pebble:
     assert json.loads(done.stdout)["signed_by"] == "certificate key"
     status = ca_status(pebble, serial)
     assert status["Status"] == "Revoked" and status["Reason"] == 1
+    with open_core_once(data_dir) as core:
+        assert core.get_certificate(name).reuse_key is False  # the next request never takes the leaked key
 
 
 def test_renew_replaces_first_then_revokes_the_old(data_dir: Path, pebble: PebbleServer) -> None:
+    """keyCompromise with --renew on a certificate that reuses its key: the replacement gets a new key, is
+    deployed, and only then is the old one revoked; the new version stays valid."""
     name, old_serial = issued(data_dir, pebble, "rr")
     with open_core_once(data_dir) as core:
-        old_cert = Path(core.certificate_view(core.get_certificate(name))["files"]["cert"]).read_bytes()
+        core.change_certificate(name, CertificateChanges(reuse_key=True))
+        old_files = core.certificate_view(core.get_certificate(name))["files"]
+        old_cert, old_key = Path(old_files["cert"]).read_bytes(), Path(old_files["privkey"]).read_bytes()
 
-    done = cli(data_dir, "cert", "revoke", name, "--reason", "superseded", "--renew", "--yes", "--json")
+    done = cli(data_dir, "cert", "revoke", name, "--reason", "keyCompromise", "--renew", "--yes", "--json")
     assert done.returncode == 0, done.stderr
     answer = json.loads(done.stdout)
     new_serial = answer["replacement_serial"]
     assert answer["serial"] == old_serial and new_serial and new_serial != old_serial
     view = answer["certificate"]
     assert view["status"] == "valid" and view["serial"] == new_serial and view["versions"] == 2
-    assert view["revoked_at"] is None
+    assert view["revoked_at"] is None and view["reuse_key"] is False
     assert Path(view["files"]["cert"]).read_bytes() != old_cert  # the replacement is the live one
-    assert ca_status(pebble, old_serial)["Status"] == "Revoked"
+    assert Path(view["files"]["privkey"]).read_bytes() != old_key
+    status = ca_status(pebble, old_serial)
+    assert status["Status"] == "Revoked" and status["Reason"] == 1
     assert ca_status(pebble, new_serial)["Status"] == "Valid"
+    with open_core_once(data_dir) as core:
+        log = core.certificate_log(name)
+    # The order of the log: the replacement stored, then the old one revoked.
+    assert log.index(f"certificate {new_serial} valid until") < log.index(f"certificate {old_serial} revoked")
 
 
 # -- the API --------------------------------------------------------------------------------------
