@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import pty
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,6 +42,21 @@ def cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           env=env, timeout=120, stdin=subprocess.DEVNULL)
 
 
+def cli_on_terminal(data_dir: Path, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with a terminal as its input (so it asks), given `answer` as if typed."""
+    env = {k: v for k, v in os.environ.items() if k != "CERTIFY_TUI_DATA_DIR"}
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.Popen([str(CLI), "--data-dir", str(data_dir), *args], stdin=terminal,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        os.write(controller, answer.encode())
+        out, err = proc.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
 def issued(data_dir: Path, pebble: PebbleServer, prefix: str) -> tuple[str, str]:
     """(name, serial) of a certificate freshly issued by Pebble in `data_dir`."""
     with open_core_once(data_dir) as core:
@@ -65,8 +81,20 @@ def test_cert_revoke_asks_then_revokes_at_the_ca(data_dir: Path, pebble: PebbleS
     assert unasked.stderr.count("\n") == 1 and "--yes" in unasked.stderr and serial in unasked.stderr
     assert ca_status(pebble, serial)["Status"] == "Valid"  # nothing was sent
 
+    declined = cli_on_terminal(data_dir, "n\n", "cert", "revoke", name, "--reason", "superseded")
+    assert declined.returncode == 1 and "Nothing was revoked" in declined.stderr
+    assert f"Revoke '{name}' (serial {serial}) with reason superseded?" in declined.stdout
+    assert ca_status(pebble, serial)["Status"] == "Valid"
+
     bad = cli(data_dir, "cert", "revoke", name, "--reason", "sleepy", "--yes")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+    unknown = cli(data_dir, "cert", "revoke", "nothing-here", "--yes")
+    assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
+    with open_core_once(data_dir) as core:
+        add_standalone_cert(core, pebble, f"{name}-new", [f"new.{name}.example.test"])
+    never_issued = cli(data_dir, "cert", "revoke", f"{name}-new", "--yes")
+    assert never_issued.returncode == 1 and "no issued certificate to revoke" in never_issued.stderr
 
     done = cli(data_dir, "cert", "revoke", name, "--reason", "superseded", "--yes", "--json")
     assert done.returncode == 0, done.stderr
