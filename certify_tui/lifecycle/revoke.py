@@ -145,8 +145,12 @@ def _replace_then_revoke(data: DataDir, cert: ManagedCertificate, reason: str, o
             log.step("failed", message, ok=False)
             raise OperationError(message)
         log.step("start", f"revoking the replaced certificate {old.serial} ({reason}); {new_serial} is in place")
-        with leases.lease(cert.name, owner):
-            signed_by = _revoke_at_ca(cert, old, reason, log, replaced_by=new_serial)
+        try:
+            with leases.lease(cert.name, owner):
+                signed_by = _revoke_at_ca(cert, old, reason, log, replaced_by=new_serial)
+        except CAError as exc:  # the replacement stands: say so, with the CA's answer
+            raise CAError(f"{new_serial} replaced it, but {old.serial} was not revoked: {exc.message}",
+                          problem_type=exc.problem_type, detail=exc.detail) from exc
         log.step("done", f"certificate {old.serial} revoked ({reason}); {new_serial} is current", ok=True)
     return RevokeResult(cert.name, old.serial, reason, signed_by, datetime.now(UTC), new_serial)
 

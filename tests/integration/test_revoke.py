@@ -19,6 +19,8 @@ from integration.helpers import CLI, add_account, add_standalone_cert, open_core
 from servers.common import free_port
 from servers.pebble import PebbleServer
 
+from certify_tui.ca.client import AcmeSession
+from certify_tui.keys import load_key
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.spec_changes import CertificateChanges
 from certify_tui.service.api import ApiServer
@@ -213,3 +215,33 @@ def test_api_revoke_route(core: Core, api: ApiServer, data_dir: Path, pebble: Pe
     body = documented["paths"]["/api/certificates/{name}/revoke"]["post"]["requestBody"]
     assert "keyCompromise" in json.dumps(body)
     session.close()
+
+
+def revoke_behind_our_back(data_dir: Path, pebble: PebbleServer, name: str) -> None:
+    """Revoke the live certificate at Pebble with its own key, as another client would, recording nothing."""
+    with open_core_once(data_dir) as core:
+        files = core.certificate_view(core.get_certificate(name))["files"]
+    session = AcmeSession(pebble.directory_url, load_key(Path(files["privkey"]).read_bytes()),
+                          ca_bundle=pebble.https_ca_bundle)
+    session.revoke(Path(files["cert"]).read_bytes(), 0)
+
+
+def test_a_certificate_the_ca_already_revoked(data_dir: Path, pebble: PebbleServer) -> None:
+    """With --renew the replacement stands and the error says the old one was not revoked (the CA had it
+    already); without, the certificate is recorded as revoked along with the CA's one line."""
+    name, old_serial = issued(data_dir, pebble, "rb")
+    revoke_behind_our_back(data_dir, pebble, name)
+
+    replaced = cli(data_dir, "cert", "revoke", name, "--renew", "--yes")
+    assert replaced.returncode == 1 and replaced.stderr.count("\n") == 1
+    assert f"{old_serial} was not revoked" in replaced.stderr and "already revoked" in replaced.stderr
+    with open_core_once(data_dir) as core:
+        view = core.certificate_view(core.get_certificate(name))
+    assert view["status"] == "valid" and view["serial"] != old_serial and view["versions"] == 2
+    assert ca_status(pebble, view["serial"])["Status"] == "Valid"
+
+    revoke_behind_our_back(data_dir, pebble, name)
+    again = cli(data_dir, "cert", "revoke", name, "--yes")
+    assert again.returncode == 1 and "already revoked" in again.stderr
+    with open_core_once(data_dir) as core:
+        assert core.get_certificate(name).status == "revoked"
