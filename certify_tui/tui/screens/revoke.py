@@ -50,7 +50,7 @@ class RevokeScreen(ModalScreen[RevokeChoice | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(self._question("unspecified", renew=False), id="question")
+            yield Label(self._question("unspecified", renew=False), id="question", markup=False)  # a name is untrusted
             yield Label("Reason:")
             with RadioSet(id="reason"):
                 for number, (reason, note) in enumerate(REASON_NOTES.items()):
