@@ -122,6 +122,21 @@ class AcmeSession:
         inner = jws.JWS.sign(json.dumps(payload).encode(), key=new_jwk, alg=new_alg, nonce=None, url=url)
         self.post(url, inner)
 
+    def revoke(self, cert_pem: bytes, reason_code: int) -> None:
+        """Revoke the certificate in `cert_pem` (RFC 8555 7.6) with an RFC 5280 reason code.
+
+        Signed by this session's key: an account session signs with the account key (kid header); a
+        session made without an account URL over the certificate's own key sends that key as a jwk
+        header, which the CA accepts from whoever holds the key (the keyCompromise case)."""
+        from cryptography import x509
+
+        self._directory_url("revokeCert", "revocation")
+        try:
+            cert = x509.load_pem_x509_certificate(cert_pem)
+        except ValueError as exc:
+            raise OperationError(f"The certificate to revoke is not a readable PEM certificate: {exc}.") from exc
+        self._call(lambda: self.client.revoke(cert, reason_code))
+
     def _registered(self, what: str) -> messages.RegistrationResource:
         regr = self.net.account
         if regr is None:

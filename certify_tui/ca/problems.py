@@ -52,6 +52,10 @@ def describe_problem(problem: messages.Error, identifier: str | None = None,
         return "This CA requires External Account Binding: pass --eab-kid and --eab-hmac-key from your CA account."
     if code == "accountDoesNotExist":
         return "The CA does not know this account (deactivated or from another CA): add the account again."
+    if code == "alreadyRevoked":
+        return f"The CA says this certificate is already revoked: {detail}."
+    if code == "badRevocationReason":
+        return f"The CA does not accept this revocation reason: {detail}."
     if code == "badNonce":
         return "The CA kept rejecting request nonces; try again later."
     if code == "compound" and problem.subproblems:

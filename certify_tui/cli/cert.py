@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
-from certify_tui.cli import cert_log, cert_revocation, cert_settings, cert_tasks
+from certify_tui.cli import cert_log, cert_revocation, cert_revoke, cert_settings, cert_tasks
 from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
@@ -24,6 +24,7 @@ def register(sub: Subcommands) -> None:
     cert_tasks.register(actions)
     cert_log.register(actions)
     cert_revocation.register(actions)
+    cert_revoke.register(actions)
 
     lst = actions.add_parser("list", help="list managed certificates")
     lst.add_argument("--json", action="store_true")
@@ -92,6 +93,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
     files = view["files"] or {}
     print_fields([
         ("Name", view["name"]), ("Identifiers", view["identifiers"]), ("Status", view["status"]),
+        *([("Revoked", f"{view['revoked_at']} ({view['revocation_reason']})")] if view.get("revoked_at") else []),
         ("Account", f"{view['account']} ({view['ca']})"), ("Key type", view["key_type"]),
         ("Serial", view["serial"]), ("Issuer", view["issuer"]), ("Not before", view["not_before"]),
         ("Not after", view["not_after"]), ("Renews", view["renews_at"]),

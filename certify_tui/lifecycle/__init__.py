@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.lifecycle.revocation_check import RevocationRun
+    from certify_tui.lifecycle.revoke import RevokeResult
 
 _app_handler: PrivateFileHandler | None = None
 
@@ -341,6 +342,21 @@ class Core:
         from certify_tui.lifecycle.request import redeploy
 
         return redeploy(self.data, certificates.get_certificate(name).name, on_event=on_event)
+
+    def revocation_target(self, name: str, reason: str | None = None) -> tuple[str, str]:
+        """(exact name, serial) of what `revoke` would revoke; the same errors it would raise, nothing sent."""
+        from certify_tui.lifecycle.revoke import revocation_target
+
+        return revocation_target(name, reason)
+
+    def revoke(self, name: str, *, reason: str | None = None, renew: bool = False,
+               on_event: ProgressCallback | None = None) -> RevokeResult:
+        """Revoke the current version at the CA (reason: lifecycle.revoke.REVOKE_REASONS); the certificate
+        becomes "revoked". `renew`: order and deploy a replacement first, then revoke the old version."""
+        from certify_tui.lifecycle.revoke import revoke_certificate
+
+        return revoke_certificate(self.data, certificates.get_certificate(name).name, reason=reason, renew=renew,
+                                  on_event=on_event)
 
     def certificate_log_path(self, name: str) -> Path:
         """Where the certificate's log is written (it may not exist yet), for a face that follows it."""

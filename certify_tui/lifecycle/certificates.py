@@ -436,6 +436,8 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "renews_at": _iso(renews_at(cert)),
         "next_attempt": _iso(cert.next_attempt),
         "renew_reason": cert.renew_reason,
+        "revoked_at": _iso(cert.revoked_at),
+        "revocation_reason": cert.revocation_reason,
         "deploy_status": cert.deploy_status,
         "deploy_error": cert.deploy_error,
         "ari_window": ({"start": _iso(cert.ari_window_start), "end": _iso(cert.ari_window_end)}
@@ -451,5 +453,5 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
 _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", "ca", "key_type", "reuse_key",
               "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "serial",
               "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
-              "renews_at", "next_attempt", "renew_reason", "deploy_status", "deploy_error", "ari_window",
-              "failure_count", "last_error", "versions", "files", "problem")
+              "renews_at", "next_attempt", "renew_reason", "revoked_at", "revocation_reason", "deploy_status",
+              "deploy_error", "ari_window", "failure_count", "last_error", "versions", "files", "problem")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from werkzeug.wrappers import Request, Response
 
-from certify_tui.service import api_routes_certificates, api_routes_renew, api_routes_system, api_routes_tasks
+from certify_tui.service import (
+    api_routes_certificates,
+    api_routes_renew,
+    api_routes_revoke,
+    api_routes_system,
+    api_routes_tasks,
+)
 from certify_tui.service.api_http import ApiContext, Route, json_response
 from certify_tui.service.openapi import openapi_document
 
@@ -17,6 +23,7 @@ ROUTES: tuple[Route, ...] = (
     *api_routes_system.ROUTES,
     *api_routes_certificates.ROUTES,
     *api_routes_renew.ROUTES,
+    *api_routes_revoke.ROUTES,
     *api_routes_tasks.ROUTES,
     # Behind the token like the rest: the API's callers hold the token, and without it nothing (not even
     # which paths exist) is revealed.

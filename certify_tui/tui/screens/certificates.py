@@ -65,6 +65,26 @@ class DeleteFailed(Failed):
     """The certificate could not be deleted."""
 
 
+class RevokeReady(Message):
+    """What revoking `name` would revoke (its current serial), checked: ask before sending anything."""
+
+    def __init__(self, name: str, serial: str) -> None:
+        super().__init__()
+        self.name, self.serial = name, serial
+
+
+class Revoked(Message):
+    """The CA revoked `serial` of `name`; `replacement`: the new current serial when one was ordered first."""
+
+    def __init__(self, name: str, serial: str, reason: str, replacement: str | None) -> None:
+        super().__init__()
+        self.name, self.serial, self.reason, self.replacement = name, serial, reason, replacement
+
+
+class RevokeFailed(Failed):
+    """The revocation was refused or could not be sent."""
+
+
 class CertificatesScreen(Screen[None]):
     app: CertifyApp
     BINDINGS = [
@@ -73,6 +93,7 @@ class CertificatesScreen(Screen[None]):
         Binding("d", "delete", "Delete"),
         Binding("t", "test", "Test"),
         Binding("D", "deploy", "Deploy again", show=False),
+        Binding("x", "revoke", "Revoke", show=False),
         Binding("slash", "filter", "Filter"),
         Binding("o", "sort", "Sort"),
         Binding("l", "toggle_log", "Log"),
@@ -130,8 +151,9 @@ class CertificatesScreen(Screen[None]):
     @on(LoadFailed)
     @on(DeleteFailed)
     @on(DeployFailed)
+    @on(RevokeFailed)
     def _failed(self, event: Failed) -> None:
-        titles = {DeleteFailed: "Delete failed", DeployFailed: "Deployment failed"}
+        titles = {DeleteFailed: "Delete failed", DeployFailed: "Deployment failed", RevokeFailed: "Not revoked"}
         self.notify(event.message, severity="error", title=titles.get(type(event), "Error"))
 
     def _show_rows(self, rows: list[CertificateRow], has_account: bool, keep: str | None) -> None:
@@ -254,6 +276,48 @@ class CertificatesScreen(Screen[None]):
             self.post_message(DeleteFailed.of(exc))
             return
         self.post_message(Deleted(name))
+
+    def action_revoke(self) -> None:
+        name = self.query_one(CertificateList).current_name
+        if name:
+            self._revocation_target(name)
+        else:
+            self.notify("No certificate selected.", severity="warning")
+
+    @work(thread=True, group="revoke", exit_on_error=False)
+    def _revocation_target(self, name: str) -> None:
+        try:
+            name, serial = self.app.core.revocation_target(name)
+        except CertifyError as exc:
+            self.post_message(RevokeFailed.of(exc))
+            return
+        self.post_message(RevokeReady(name, serial))
+
+    @on(RevokeReady)
+    def _ask_revoke(self, event: RevokeReady) -> None:
+        from certify_tui.tui.screens.revoke import RevokeChoice, RevokeScreen
+
+        def answered(choice: RevokeChoice | None) -> None:
+            if choice is not None:
+                self.notify(f"Revoking {event.name} ({choice.reason})…")
+                self._revoke(event.name, choice.reason, choice.renew)
+
+        self.app.push_screen(RevokeScreen(event.name, event.serial), answered)
+
+    @work(thread=True, group="revoke", exit_on_error=False)
+    def _revoke(self, name: str, reason: str, renew: bool) -> None:
+        try:
+            result = self.app.core.revoke(name, reason=reason, renew=renew)
+        except CertifyError as exc:
+            self.post_message(RevokeFailed.of(exc))
+            return
+        self.post_message(Revoked(result.name, result.serial, result.reason, result.replacement_serial))
+
+    @on(Revoked)
+    def _revoked(self, event: Revoked) -> None:
+        then = f"; {event.replacement} is in place" if event.replacement else "; request it to replace it"
+        self.notify(f"Revoked {event.name} ({event.serial}, {event.reason}){then}.")
+        self.reload(event.name)
 
     def action_toggle_log(self) -> None:
         pane = self.query_one(LogPane)
