@@ -294,7 +294,7 @@ class Core:
 
     def export_csv(self, tags: list[str] | None = None) -> CsvExport:
         """The certificates (those with all of `tags`) in the columns `import_csv` reads, and what is left out."""
-        return csv_export.export_csv(certificates.list_certificates(tags or ()))
+        return csv_export.export_csv(certificates.list_certificates(tags or ()), settings.get_default_rule())
 
     def certificate_view(self, cert: ManagedCertificate) -> dict[str, Any]:
         return certificates.certificate_view(self.data, cert)

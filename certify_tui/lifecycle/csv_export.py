@@ -24,23 +24,27 @@ class CsvExport:
     notes: list[str] = field(default_factory=list)  # "NAME: what is not in the file"
 
 
-def export_csv(certs: Sequence[ManagedCertificate]) -> CsvExport:
+def export_csv(certs: Sequence[ManagedCertificate], default_rule: ChallengeRule | None = None) -> CsvExport:
+    """`default_rule`: the rule new certificates start with; a certificate validated by just that rule gets
+    empty challenge/provider/credential cells, which an import turns into its installation's default."""
     out = io.StringIO(newline="")
     writer = csv.DictWriter(out, fieldnames=COLUMNS, lineterminator="\n")
     writer.writeheader()
     notes = []
     for cert in certs:
-        row, left_out = _row(cert)
+        row, left_out = _row(cert, default_rule)
         writer.writerow(row)
         if left_out:
             notes.append(f"{cert.name}: not in the file: {'; '.join(left_out)}")
     return CsvExport(out.getvalue(), len(certs), notes)
 
 
-def _row(cert: ManagedCertificate) -> tuple[dict[str, str], list[str]]:
+def _row(cert: ManagedCertificate, default_rule: ChallengeRule | None) -> tuple[dict[str, str], list[str]]:
     left_out: list[str] = []
     rules: list[ChallengeRule] = list(cert.challenge_rules)
     rule = next((r for r in rules if r.pattern == "*"), rules[0] if rules else None)
+    if rules == [default_rule]:
+        rule = None  # the default: left to the importing installation's
     if len(rules) > 1:
         left_out.append(f"{len(rules) - 1} more validation rule(s) ({', '.join(r.pattern for r in rules if r is not rule)})")
     if rule is not None and rule.options:

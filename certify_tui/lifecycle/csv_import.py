@@ -28,6 +28,7 @@ from certify_tui.lifecycle.certificates import (
     renewal_policy,
 )
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
+from certify_tui.store.lookup_memo import remembering_lookups
 from certify_tui.store.models import ManagedCertificate
 
 COLUMNS = ("name", "domains", "primary_domain", "account", "challenge", "provider", "credential", "key_type",
@@ -40,6 +41,7 @@ _FIELD_COLUMNS = {"name": ("name",), "domains": ("domains", "primary_domain"), "
                   "deployment_site": ("site",), "renewal": ("renew_percent",), "auto_renew": ("auto_renew",),
                   "tags": ("tags",)}
 _RULE_COLUMNS = ("challenge", "provider", "credential")  # "rules[0]": whichever of these the row gives
+_BATCH = 100  # rows per INSERT (well under SQLite's limit of bound values)
 _TOO_MANY = "\0too-many-cells"  # a key no header can have (a column is one of COLUMNS)
 _YES = {"yes", "y", "true", "1", "on"}
 _NO = {"no", "n", "false", "0", "off"}
@@ -92,9 +94,24 @@ def import_csv(text: str, *, dry_run: bool = False, skip_invalid: bool = False,
     started = time.perf_counter()
     rows = read_rows(text)
     result = CsvImport(rows=len(rows), dry_run=dry_run)
+    with remembering_lookups():  # the account, credentials and default rule: read once, not per row
+        ready = _validate(rows, result, replace)
+    if dry_run or not ready or (result.invalid and not skip_invalid):
+        result.seconds = time.perf_counter() - started
+        return result
+    _store(ready)
+    result.written = True
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _validate(rows: list[tuple[int, dict[str, str]]], result: CsvImport,
+              replace: bool) -> list[tuple[ManagedCertificate, bool]]:
+    """Each row checked as `cert add` checks it; problems and conflicts go to `result`. The valid rows' models
+    (unsaved), each with whether it replaces a managed certificate."""
     managed = {cert.name.lower() for cert in ManagedCertificate.select(ManagedCertificate.name)}
     seen: dict[str, int] = {}  # name in lower case -> the line that has it
-    ready: list[tuple[ManagedCertificate, bool]] = []  # (validated model, replaces a managed one)
+    ready: list[tuple[ManagedCertificate, bool]] = []
     for line, cells in rows:
         name = cells.get("name", "").strip()
         if name.lower() in seen:
@@ -115,24 +132,20 @@ def import_csv(text: str, *, dry_run: bool = False, skip_invalid: bool = False,
             continue
         (result.replaced if exists else result.added).append(cert.name)
         ready.append((cert, exists))
-    if dry_run or not ready or (result.invalid and not skip_invalid):
-        result.seconds = time.perf_counter() - started
-        return result
-    _store(ready)
-    result.written = True
-    result.seconds = time.perf_counter() - started
-    return result
+    return ready
 
 
 def _store(ready: list[tuple[ManagedCertificate, bool]]) -> None:
-    """All or nothing: one transaction; a name another process added meanwhile undoes the whole import."""
+    """All or nothing: one transaction; a name another process added meanwhile undoes the whole import.
+    New certificates go in by batches of rows (one INSERT each), replaced ones by their own UPDATE."""
+    new = [cert.__data__ for cert, replaces in ready if not replaces]
     try:
         with ManagedCertificate._meta.database.atomic():
+            for start in range(0, len(new), _BATCH):
+                ManagedCertificate.insert_many(new[start:start + _BATCH]).execute()
             for cert, replaces in ready:
                 if replaces:
                     cert.save()
-                else:
-                    cert.save(force_insert=True)
     except peewee.IntegrityError:
         raise UsageError("A certificate with one of these names was added meanwhile: nothing was imported. "
                          "Run the import again to see which.") from None
