@@ -122,7 +122,10 @@ def _validate(rows: list[tuple[int, dict[str, str]]], result: CsvImport,
         exists = bool(name) and name.lower() in managed
         try:
             spec = spec_from_row(cells)
-            cert = build_certificate(spec, existing=get_certificate(name) if exists else None)
+            existing = get_certificate(name) if exists else None
+            if existing is not None:
+                spec.name = existing.name  # 'WEB' in the file replaces 'web': it does not rename it
+            cert = build_certificate(spec, existing=existing)
         except CertifyError as exc:
             result.invalid.append(RowProblem(line, name, exc.message, _column_of(exc.field, cells), exc.field))
             continue
