@@ -183,6 +183,11 @@ def read_rows(text: str) -> list[tuple[int, dict[str, str]]]:
 
 def _check_header(line: int, header: list[str]) -> list[str]:
     columns = [cell.strip().lower() for cell in header]
+    while columns and not columns[-1]:
+        columns.pop()  # trailing commas, as spreadsheets write them: the rows' cells there must stay empty
+    if "" in columns:
+        raise UsageError(f"Column {columns.index('') + 1} has no name in the header (line {line}): name it or "
+                         "remove the column.")
     unknown = [c for c in columns if c not in COLUMNS]
     if unknown:
         hints = []
