@@ -77,13 +77,13 @@ def _print_result(result: CsvImport, refused: bool) -> None:
         print(f"invalid  {safe_text(problem.line_text())}")
     for problem in result.conflicts:
         print(f"exists   {safe_text(problem.line_text())}")
-    would = result.dry_run or refused
     for verb, names in (("add", result.added), ("replace", result.replaced)):
         if names:
             shown = ", ".join(names[:_SHOWN_NAMES]) + (f" and {len(names) - _SHOWN_NAMES} more"
                                                        if len(names) > _SHOWN_NAMES else "")
-            done = f"Would {verb}" if would else ("Added" if verb == "add" else "Replaced")
-            print(f"{done} {len(names)}: {safe_text(shown)}")
+            done = ("Added" if verb == "add" else "Replaced") if result.written else f"Would {verb}"
+            print(f"{done} {len(names)}{' once the invalid rows are fixed' if refused else ''}: "
+                  f"{safe_text(shown)}")
     skipped = len(result.conflicts) + (len(result.invalid) if not refused else 0)
     summary = f"{result.rows} rows checked in {result.seconds:.2f} s"
     if result.written:
