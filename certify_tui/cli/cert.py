@@ -27,6 +27,8 @@ def register(sub: Subcommands) -> None:
     cert_revoke.register(actions)
 
     lst = actions.add_parser("list", help="list managed certificates")
+    lst.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG",
+                     help="only those with this tag (repeat: with all of them)")
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(run=_list)
 
@@ -70,7 +72,7 @@ def register(sub: Subcommands) -> None:
 
 
 def _list(core: Core, args: argparse.Namespace) -> int:
-    views = [core.certificate_view(c) for c in core.list_certificates()]
+    views = [core.certificate_view(c) for c in core.list_certificates(tags=args.tags)]
     if args.json:
         print_json(views)
         return 0
@@ -81,7 +83,8 @@ def _list(core: Core, args: argparse.Namespace) -> int:
         rows.append((v["name"], domain, v["status"], days_left(v["not_after"]),
                      (v["renews_at"] or "-")[:16].replace("T", " "), v["problem"] or v["last_error"] or ""))
     print_table(("name", "domains", "status", "expires", "next renewal", "last error"), rows,
-                empty="No certificates yet. Add one: certify-tui cert add NAME --domain example.com")
+                empty=(f"No certificate has the tag{'s' if len(args.tags) > 1 else ''} {', '.join(args.tags)}."
+                       if args.tags else "No certificates yet. Add one: certify-tui cert add NAME --domain example.com"))
     return 0
 
 
@@ -102,6 +105,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         *([("Problem", view["problem"])] if view["problem"] else []),
         *[(f"File {role}", path) for role, path in files.items()],
         ("Auto-renew", "yes" if view["auto_renew"] else "no"),
+        ("Tags", view["tags"]),
         ("Renewal", _renewal_text(view["renewal"])),
         ("Deploy mode", view["deployment"]["mode"]),
         *([("Deploy site", view["deployment"]["site"])] if view["deployment"].get("site") else []),

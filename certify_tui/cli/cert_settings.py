@@ -26,6 +26,7 @@ OPTION_FIELDS = {
     "--preferred-chain": "preferred_chain", "--profile": "profile", "--deploy": "deployment_mode",
     "--site": "deployment_site", "--deploy-binding": "deployment_binding", "--renew-percent": "renewal", "--renew-days-before": "renewal",
     "--renew-days-after": "renewal", "--auto-renew": "auto_renew", "--no-auto-renew": "auto_renew",
+    "--tag": "tags", "--add-tag": "tags", "--remove-tag": "tags", "--no-tags": "tags",
 }
 _RENEWAL_OPTIONS: tuple[tuple[str, RenewalKind], ...] = (
     ("renew_percent", "percent"), ("renew_days_before", "days_before"), ("renew_days_after", "days_after"))
@@ -41,6 +42,7 @@ def register(actions: Subcommands) -> None:
     add.add_argument("--option", "-o", action="append", metavar="KEY=VALUE",
                      help=f"provider option (standalone: address, port; webroot: path): {OPTION_HELP}")
     add.add_argument("--credential", metavar="NAME", help="a stored credential for the provider (credential list)")
+    add.add_argument("--tag", dest="tags", action="append", metavar="TAG", help="a tag (repeat)")
     _setting_options(add)
     add.add_argument("--json", action="store_true")
     add.set_defaults(run=_add)
@@ -52,6 +54,12 @@ def register(actions: Subcommands) -> None:
                         help="replace the names with these (repeat; the first is the primary)")
     change.add_argument("--add-domain", action="append", default=[], metavar="D", help="add a name (repeat)")
     change.add_argument("--remove-domain", action="append", default=[], metavar="D", help="remove a name (repeat)")
+    tags = change.add_mutually_exclusive_group()
+    tags.add_argument("--tag", dest="tags", action="append", metavar="TAG",
+                      help="replace the tags with these (repeat)")
+    tags.add_argument("--no-tags", dest="tags", action="store_const", const=[], help="remove every tag")
+    change.add_argument("--add-tag", action="append", default=[], metavar="TAG", help="add a tag (repeat)")
+    change.add_argument("--remove-tag", action="append", default=[], metavar="TAG", help="remove a tag (repeat)")
     _setting_options(change)
     change.add_argument("--json", action="store_true")
     change.set_defaults(run=_set)
@@ -95,7 +103,8 @@ def changes_from(args: argparse.Namespace) -> CertificateChanges:
         account=args.account, key_type=args.key_type, reuse_key=args.reuse_key,
         preferred_chain=args.preferred_chain, profile=args.profile, deployment_mode=args.deploy,
         deployment_site=args.site, deployment_binding=args.deploy_binding, renewal=renewal,
-        auto_renew=args.auto_renew)
+        auto_renew=args.auto_renew, tags=None if args.tags is None else tuple(args.tags),
+        add_tags=tuple(getattr(args, "add_tag", ())), remove_tags=tuple(getattr(args, "remove_tag", ())))
 
 
 def _add(core: Core, args: argparse.Namespace) -> int:

@@ -22,8 +22,20 @@ from certify_tui.errors import StorageError, UsageError
 from certify_tui.events import ProgressCallback
 from certify_tui.identifiers import check_name
 from certify_tui.keys import KEY_TYPES
-from certify_tui.lifecycle import accounts, certificates, credentials, database, planning, settings, tasks
+from certify_tui.lifecycle import (
+    accounts,
+    certificates,
+    credentials,
+    csv_export,
+    csv_import,
+    database,
+    planning,
+    settings,
+    tasks,
+)
 from certify_tui.lifecycle.certificates import CertificateRow, CertificateSpec
+from certify_tui.lifecycle.csv_export import CsvExport
+from certify_tui.lifecycle.csv_import import CsvImport
 from certify_tui.lifecycle.spec_changes import CertificateChanges, apply_changes
 from certify_tui.logfiles import PrivateFileHandler
 from certify_tui.model import ChallengeRule, Credential, TaskConfig
@@ -268,11 +280,23 @@ class Core:
             notify.check_notify_urls(changes["notify_urls"])  # a clear error now, not a silent failure later
         return settings.update_settings(changes)
 
-    def list_certificates(self) -> list[ManagedCertificate]:
-        return certificates.list_certificates()
+    def list_certificates(self, tags: list[str] | None = None) -> list[ManagedCertificate]:
+        """Every certificate, or those carrying all of `tags`."""
+        return certificates.list_certificates(tags or ())
 
     def get_certificate(self, name: str) -> ManagedCertificate:
         return certificates.get_certificate(name)
+
+    # -- CSV bulk import and export ------------------------------------------------------------------
+    def import_csv(self, text: str, *, dry_run: bool = False, skip_invalid: bool = False,
+                   replace: bool = False) -> CsvImport:
+        """Every row validated as `cert add` does, then the valid ones stored in one transaction (none when a
+        row is invalid, unless `skip_invalid`); names already managed are skipped unless `replace`."""
+        return csv_import.import_csv(text, dry_run=dry_run, skip_invalid=skip_invalid, replace=replace)
+
+    def export_csv(self, tags: list[str] | None = None) -> CsvExport:
+        """The certificates (those with all of `tags`) in the columns `import_csv` reads, and what is left out."""
+        return csv_export.export_csv(certificates.list_certificates(tags or ()), settings.get_default_rule())
 
     def certificate_view(self, cert: ManagedCertificate) -> dict[str, Any]:
         return certificates.certificate_view(self.data, cert)

@@ -14,6 +14,7 @@ from certify_tui.events import app_log
 from certify_tui.keys import check_key_type, generate_key, key_to_pem, load_key
 from certify_tui.paths import write_private_file
 from certify_tui.secrets_box import reveal  # the key sealed at rest; the error names a missing secret key
+from certify_tui.store.lookup_memo import remembered
 from certify_tui.store.models import Account
 
 if TYPE_CHECKING:
@@ -96,6 +97,10 @@ def list_accounts() -> list[Account]:
 
 def find_account(ref: str | None) -> Account:
     """By id, or by email (unique), or the only account when ref is None."""
+    return remembered(("account", ref), lambda: _find_account(ref))  # once per ref in a bulk import
+
+
+def _find_account(ref: str | None) -> Account:
     query = Account.select().where(Account.status == "valid")
     if ref is None:
         found = list(query.limit(2))

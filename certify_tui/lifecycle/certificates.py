@@ -19,6 +19,7 @@ from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
+from certify_tui.lifecycle.tags import check_tags, has_tags
 from certify_tui.model import (
     DEPLOYMENT_BINDINGS,
     RENEWAL_KINDS,
@@ -73,6 +74,7 @@ class CertificateSpec:
     deployment_site: str | None = None  # the site id for the "single" mode
     deployment_binding: str = "update"  # auto/single: "add-or-update" may add a TLS listener to an HTTP site
     tasks: list[TaskConfig] | None = None  # run in order; None keeps the stored ones
+    tags: list[str] | None = None  # free labels (see tags.py); None keeps the stored ones
 
 
 def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
@@ -164,12 +166,13 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     deployment = _checked_deployment(spec, cert.deployment)
     with about("key_type"):
         key_type = check_key_type(spec.key_type)
+    tags = list(cert.tags or []) if spec.tags is None else check_tags(spec.tags)
     for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
         challenge_rules=tuple(rules), key_type=key_type, reuse_key=spec.reuse_key,
         preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
         deployment=deployment, renewal=renewal,
-        auto_renew=spec.auto_renew,
+        auto_renew=spec.auto_renew, tags=tags,
     ).items():
         setattr(cert, key, value)
     return cert
@@ -299,7 +302,7 @@ def spec_of(cert: ManagedCertificate) -> CertificateSpec:
         rules=list(cert.challenge_rules), key_type=cert.key_type, reuse_key=cert.reuse_key,
         preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=cert.renewal,
         auto_renew=cert.auto_renew, deployment_mode=cert.deployment.mode, deployment_site=cert.deployment.site,
-        deployment_binding=cert.deployment.binding, tasks=list(cert.deployment.tasks),
+        deployment_binding=cert.deployment.binding, tasks=list(cert.deployment.tasks), tags=list(cert.tags or []),
     )
 
 
@@ -338,8 +341,10 @@ def renews_at(cert: ManagedCertificate) -> datetime | None:
                                   next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0)
 
 
-def list_certificates() -> list[ManagedCertificate]:
-    return list(ManagedCertificate.select().order_by(ManagedCertificate.name))
+def list_certificates(tags: Sequence[str] = ()) -> list[ManagedCertificate]:
+    """Every certificate, or those carrying all of `tags` (filtered here: a JSON list in any database)."""
+    found = ManagedCertificate.select().order_by(ManagedCertificate.name)
+    return [cert for cert in found if has_tags(cert.tags, tags)] if tags else list(found)
 
 
 def get_certificate(name: str) -> ManagedCertificate:
@@ -426,6 +431,7 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
         "deployment": deployment_view(cert.deployment),
         "renewal": cert.renewal.to_json(),
         "auto_renew": cert.auto_renew,
+        "tags": list(cert.tags or []),
         "serial": version.serial if version else None,
         "fingerprint_sha256": version.fingerprint_sha256 if version else None,
         "issuer": version.issuer if version else None,
@@ -451,7 +457,7 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
 
 
 _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", "ca", "key_type", "reuse_key",
-              "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "serial",
+              "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "tags", "serial",
               "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
               "renews_at", "next_attempt", "renew_reason", "revoked_at", "revocation_reason", "deploy_status",
               "deploy_error", "ari_window", "failure_count", "last_error", "versions", "files", "problem")

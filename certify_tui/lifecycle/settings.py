@@ -9,6 +9,7 @@ from typing import Any
 from certify_tui.model import ChallengeRule
 from certify_tui.plugins import Param, Plugin
 from certify_tui.secrets_box import seal
+from certify_tui.store.lookup_memo import remembered
 from certify_tui.store.models import Setting
 from certify_tui.store.sealed import open_options, open_rules_json, seal_rules_json
 
@@ -70,6 +71,10 @@ DEFAULT_RULE_KEY = "defaults.challenge_rule"
 
 def get_default_rule() -> ChallengeRule:
     """The rule new certificates start with: the stored choice, else http-01 on the built-in listener."""
+    return remembered("default rule", _get_default_rule)  # once in a bulk import
+
+
+def _get_default_rule() -> ChallengeRule:
     from certify_tui.challenges.rules import check_rule, make_rule
 
     row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)

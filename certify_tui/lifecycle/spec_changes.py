@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle.certificates import CertificateSpec, renewal_policy
+from certify_tui.lifecycle.tags import changed_tags
 from certify_tui.model import RENEWAL_KINDS, RenewalPolicy
 
 T = TypeVar("T")
@@ -36,6 +37,9 @@ class CertificateChanges:
     deployment_binding: str | None = None  # update or add-or-update (checked by the core)
     renewal: RenewalPolicy | None = None  # checked by renewal_policy when applied
     auto_renew: bool | None = None
+    tags: tuple[str, ...] | None = None  # the whole list, replaced (an empty one clears them)
+    add_tags: tuple[str, ...] = ()  # then these are added...
+    remove_tags: tuple[str, ...] = ()  # ...and these removed
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> CertificateChanges:
@@ -50,9 +54,10 @@ class CertificateChanges:
         for key, value in body.items():
             if value is None:
                 continue
-            if key in ("domains", "add_domains", "remove_domains"):
+            if key in _LISTS:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise UsageError(f"'{key}' must be a list of names.", field="domains")
+                    raise UsageError(f"'{key}' must be a list of {'names' if _LISTS[key] == 'domains' else 'tags'}.",
+                                     field=_LISTS[key])
                 values[key] = tuple(value)
             elif key in ("reuse_key", "auto_renew"):
                 if not isinstance(value, bool):
@@ -65,6 +70,10 @@ class CertificateChanges:
                     raise UsageError(f"'{key}' must be text.", field=key)
                 values[key] = value
         return cls(**values)
+
+
+_LISTS = {"domains": "domains", "add_domains": "domains", "remove_domains": "domains",
+          "tags": "tags", "add_tags": "tags", "remove_tags": "tags"}  # list settings -> the field they change
 
 
 def _renewal_from_json(value: object) -> RenewalPolicy:
@@ -107,7 +116,14 @@ def apply_changes(spec: CertificateSpec, changes: CertificateChanges) -> Certifi
         renewal=(spec.renewal if changes.renewal is None
                  else renewal_policy(changes.renewal.kind, changes.renewal.value)),
         auto_renew=_given(changes.auto_renew, spec.auto_renew),
+        tags=_tags(spec.tags, changes),
     )
+
+
+def _tags(current: list[str] | None, changes: CertificateChanges) -> list[str] | None:
+    if changes.tags is None and not changes.add_tags and not changes.remove_tags:
+        return current  # None stays None: the stored tags are kept
+    return changed_tags(current or [], replace=changes.tags, add=changes.add_tags, remove=changes.remove_tags)
 
 
 def _given(value: T | None, current: T) -> T:

@@ -69,6 +69,8 @@ _FIELD_NOTES = {
     "name": "a new name (refused once the certificate has files)",
     "domains": "the whole list of names, replaced; the first is the primary",
     "add_domains": "names added (if not there yet)", "remove_domains": "names removed",
+    "tags": "the whole list of tags, replaced ([] clears them)", "add_tags": "tags added",
+    "remove_tags": "tags removed",
     "account": "the account's email or id", "preferred_chain": "issuer CN of the preferred chain ('' none)",
     "profile": "the ACME profile ('' none)", "deployment_site": "the site id, for the single mode (GET /api/sites)",
 }
@@ -77,7 +79,7 @@ CREATE_ONLY = {"challenge": {"type": "string", "default": "http-01"}, "provider"
                "options": OPTIONS_SCHEMA, "credential": RULE_SCHEMA["properties"]["credential"], "rules": {"type": "array", "items": RULE_SCHEMA},
                "tasks": {"type": "array", "items": TASK_SCHEMA}}
 PATCH_EXTRA = {"rules": {"type": "array", "items": RULE_SCHEMA, "description": "the whole list, replaced"}}
-CHANGE_ONLY = ("add_domains", "remove_domains")  # a new certificate is given its `domains`
+CHANGE_ONLY = ("add_domains", "remove_domains", "add_tags", "remove_tags")  # a new one is given its list
 
 
 def _schema_of(hint: Any) -> dict[str, Any]:
@@ -134,7 +136,8 @@ def new_certificate(body: Mapping[str, Any]) -> CertificateSpec:
     then the settings applied through CertificateChanges."""
     for key in CHANGE_ONLY:
         if key in body:
-            raise UsageError(f"'{key}' changes an existing certificate: give a new one its 'domains'.", field="domains")
+            whole = key.split("_", 1)[1]  # add_tags -> tags
+            raise UsageError(f"'{key}' changes an existing certificate: give a new one its '{whole}'.", field=whole)
     settings = {k: v for k, v in body.items() if k not in CREATE_ONLY}
     if body.get("name") is None:
         raise UsageError("'name' is required: a short name (letters, digits, '.', '_' and '-').", field="name")

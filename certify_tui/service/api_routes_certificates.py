@@ -34,7 +34,8 @@ INVALID = {400: "malformed JSON, or a body that is not an object", 422: "a bad v
 
 
 def list_certificates(ctx: ApiContext, request: Request) -> Response:
-    return json_response([ctx.core.certificate_view(c) for c in ctx.core.list_certificates()])
+    tags = request.args.getlist("tag")  # ?tag=a&tag=b: those with both, as `cert list --tag`
+    return json_response([ctx.core.certificate_view(c) for c in ctx.core.list_certificates(tags)])
 
 
 def show_certificate(ctx: ApiContext, request: Request, name: str) -> Response:
@@ -90,7 +91,8 @@ def test_certificate(ctx: ApiContext, request: Request, name: str) -> Response:
 ONE = "/api/certificates/<name>"
 ROUTES = (
     Route("GET", "/api/certificates", list_certificates, "Every managed certificate",
-          {200: "the views"}, {"type": "array", "items": VIEW}),
+          {200: "the views"}, {"type": "array", "items": VIEW},
+          query=(QueryParam("tag", {"type": "string"}, "only those with this tag (repeat: with all of them)"),)),
     Route("POST", "/api/certificates", create_certificate, "Add a certificate (as `cert add`; nothing is ordered)",
           {201: "added: its view", **INVALID}, VIEW, body=create_schema()),
     Route("GET", ONE, show_certificate, "One certificate", {200: "its view", **NOT_FOUND}, VIEW),

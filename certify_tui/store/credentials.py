@@ -7,6 +7,7 @@ import peewee
 from certify_tui import secrets_box
 from certify_tui.errors import NotFoundError, UsageError
 from certify_tui.model import Credential
+from certify_tui.store.lookup_memo import remembered
 from certify_tui.store.models import Credential as CredentialRow
 
 
@@ -23,6 +24,10 @@ def _row(name: str) -> CredentialRow | None:
 
 
 def get_credential(name: str) -> Credential:
+    return remembered(("credential", name), lambda: _get_credential(name))  # once per name in a bulk import
+
+
+def _get_credential(name: str) -> Credential:
     row = _row(name)
     if row is None:
         raise NotFoundError(f"No stored credential named '{name}' (`certify-tui credential list` shows them).",

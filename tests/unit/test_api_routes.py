@@ -36,7 +36,7 @@ def test_every_certificate_setting_is_in_the_body_schemas() -> None:
     settings = {f.name for f in fields(CertificateChanges)}
     assert settings <= set(patch_schema()["properties"])
     assert set(patch_schema()["properties"]) - settings == {"rules"}
-    assert settings - {"add_domains", "remove_domains"} <= set(create_schema()["properties"])
+    assert settings - {"add_domains", "remove_domains", "add_tags", "remove_tags"} <= set(create_schema()["properties"])
     assert set(create_schema()["required"]) == {"name", "domains"}
 
 

@@ -38,6 +38,8 @@ FIELD_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "deployment_mode": {"cert add": ("--deploy",), "cert set": ("--deploy",)},
     "deployment_site": {"cert add": ("--site",), "cert set": ("--site",)},
     "deployment_binding": {"cert add": ("--deploy-binding",), "cert set": ("--deploy-binding",)},
+    "tags": {"cert add": ("--tag",), "cert set": ("--tag", "--add-tag", "--remove-tag", "--no-tags"),
+             "cert list": ("--tag",), "export csv": ("--tag",)},
     "tasks": {"cert task add": ("--type", "--option", "--title", "--trigger", "--retries", "--retry-delay",
                                 "--stop-on-failure"),
               "cert task remove": ("number",), "cert task move": ("number", "--to"), "cert task list": ("name",)},
@@ -85,7 +87,8 @@ def test_every_cert_set_option_sets_a_field() -> None:
     assert given == set(OPTION_FIELDS), "a `cert set` option missing from OPTION_FIELDS (or a stale entry)"
     assert set(OPTION_FIELDS.values()) <= spec_fields
     # ...and the change value has a place for each field `cert set` names.
-    change_fields = {f.name for f in fields(CertificateChanges)} - {"add_domains", "remove_domains"}
+    change_fields = {f.name for f in fields(CertificateChanges)} - {"add_domains", "remove_domains", "add_tags",
+                                                                    "remove_tags"}
     assert change_fields == set(OPTION_FIELDS.values())
     assert set(_command("cert add").parse_known_args(["x", "-d", "a"])[0].__dict__) >= {
         "domains", "account", "key_type", "reuse_key", "deploy", "site", "auto_renew"}
