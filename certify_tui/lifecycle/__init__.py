@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from certify_tui.cert_test import Check
     from certify_tui.deploy.base import DeploymentTask
     from certify_tui.deploy.tasks.runner import TaskOutcome
+    from certify_tui.lifecycle.import_certbot import CertbotImport
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
 
@@ -332,6 +333,14 @@ class Core:
         from certify_tui.lifecycle.request import redeploy
 
         return redeploy(self.data, certificates.get_certificate(name).name, on_event=on_event)
+
+    def import_certbot(self, config_dir: str | None = None, *, dry_run: bool = False, ca_bundle: str | None = None,
+                       allow_internal_names: bool = False) -> CertbotImport:
+        """certbot's lineages (and their accounts) taken over; with `dry_run`, only what each would become."""
+        from certify_tui.lifecycle.import_certbot import run_import
+
+        return run_import(self.data, config_dir, dry_run=dry_run, ca_bundle=ca_bundle,
+                          allow_internal_names=allow_internal_names)
 
     def certificate_log_path(self, name: str) -> Path:
         """Where the certificate's log is written (it may not exist yet), for a face that follows it."""

@@ -1,0 +1,148 @@
+"""`certify-tui import certbot` (issue 12, part 1) with a real certbot against Pebble: two lineages (one
+standalone, one webroot with a deploy hook) taken over with certbot's own account, renewed by
+`certify-tui renew --force` without a new registration, the deploy hook running as a task; certbot's files
+are never changed, and a second import duplicates nothing."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from helpers import PebbleLog, open_core, start_cli, unique
+
+from certify_tui.store.models import Account, ManagedCertificate
+
+CERTBOT = Path(sys.executable).with_name("certbot")  # a test dependency (pyproject's dev extras)
+opened = contextmanager(open_core)
+WEBROOT_IP = "127.0.0.2"  # the webroot's server; the standalone listener has 127.0.0.1 on the same port
+
+
+def certbot(pebble, config_dir: Path, *args: str) -> None:
+    assert CERTBOT.is_file(), "certbot is a test dependency: make install"
+    proc = subprocess.run(
+        [str(CERTBOT), "--config-dir", str(config_dir), "--work-dir", str(config_dir / "work"),
+         "--logs-dir", str(config_dir / "logs"), "--server", pebble.directory_url, "--non-interactive",
+         "--agree-tos", "-m", "certbot-user@example.com", "certonly", *args],
+        env={**os.environ, "REQUESTS_CA_BUNDLE": pebble.https_ca_bundle}, capture_output=True, text=True,
+        timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.fixture
+def webroot(tmp_path: Path, pebble) -> Iterator[Path]:
+    """A document root served over HTTP where Pebble validates http-01 (for names pointed at WEBROOT_IP)."""
+    root = tmp_path / "www"
+    root.mkdir()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((WEBROOT_IP, pebble.http_port), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root
+    server.shutdown()
+    server.server_close()
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    """Every file certbot keeps (logs and work aside), by content and mode, and every symlink's target."""
+    seen = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if rel.parts[0] in ("logs", "work"):
+            continue
+        if path.is_symlink():
+            seen[str(rel)] = "-> " + os.readlink(path)
+        elif path.is_file():
+            seen[str(rel)] = f"{oct(path.stat().st_mode)} {hashlib.sha256(path.read_bytes()).hexdigest()}"
+    return seen
+
+
+def run(data_dir: Path, *args: str) -> tuple[int, str, str]:
+    proc = start_cli(data_dir, *args)
+    out, err = proc.communicate(timeout=180)
+    assert "Traceback" not in err, err
+    return proc.returncode, out, err
+
+
+def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
+        tmp_path: Path, data_dir: Path, pebble, webroot: Path) -> None:
+    config = tmp_path / "letsencrypt"
+    hook_log = tmp_path / "hook.log"
+    plain, hooked = unique("sa") + ".example.test", unique("wr") + ".example.test"
+    pebble.add_a(hooked, WEBROOT_IP)
+    certbot(pebble, config, "--standalone", "--http-01-address", "127.0.0.1", "--http-01-port",
+            str(pebble.http_port), "-d", plain, "-d", f"www.{plain}")
+    certbot(pebble, config, "--webroot", "-w", str(webroot), "-d", hooked, "--key-type", "rsa",
+            "--deploy-hook", f'echo "$RENEWED_LINEAGE $RENEWED_DOMAINS" >> {hook_log}')
+    assert hook_log.read_text().count("\n") == 1  # certbot ran it once, at issuance
+    before = snapshot(config)
+    pebble_log = PebbleLog(pebble)
+
+    code, out, err = run(data_dir, "import", "certbot", "--config-dir", str(config), "--dry-run")
+    assert code == 0, err
+    assert f"{plain}: would import" in out and f"{hooked}: would import" in out
+    assert f"validation:  *: http-01 via standalone port={pebble.http_port} address=127.0.0.1" in out
+    assert f"validation:  *: http-01 via webroot path={webroot}" in out
+    assert "certbot deploy hook 1: runs on success" in out
+    assert "no new registration" in out
+    with opened(data_dir) as core:
+        assert core.list_certificates() == [] and core.list_accounts() == []  # a dry run writes nothing
+
+    code, out, err = run(data_dir, "import", "certbot", "--config-dir", str(config), "--json",
+                         "--ca-bundle", pebble.https_ca_bundle, "--allow-internal-names")
+    assert code == 0, out + err
+    result = {p["lineage"]: p for p in json.loads(out)["lineages"]}
+    assert {name: p["action"] for name, p in result.items()} == {plain: "imported", hooked: "imported"}
+    assert all(p["seconds"] < 10 for p in result.values())
+
+    code, out, err = run(data_dir, "import", "certbot", "--config-dir", str(config),
+                         "--ca-bundle", pebble.https_ca_bundle, "--allow-internal-names")
+    assert code == 0, err
+    assert f"{plain}: already imported" in out and f"{hooked}: already imported" in out
+    assert "systemctl disable" not in out  # nothing newly taken over
+
+    certbot_uri = json.loads(next(config.glob("accounts/*/*/*/regr.json")).read_text())["uri"]
+    with opened(data_dir) as core:
+        accounts = core.list_accounts()
+        assert [a.uri for a in accounts] == [certbot_uri]
+        certs = {c.name: c for c in core.list_certificates()}
+        assert set(certs) == {plain, hooked}
+        assert certs[plain].identifiers == [plain, f"www.{plain}"] and certs[plain].key_type == "ec256"
+        assert certs[hooked].key_type == "rsa2048"
+        imported_serials = {name: core.certificate_view(c)["serial"] for name, c in certs.items()}
+        assert all(imported_serials.values())
+        tasks = core.list_tasks(hooked)
+        assert [t.options["trigger"] for t in tasks] == ["success"]
+
+    code, out, err = run(data_dir, "renew", "--force", "--json")
+    assert code == 0, out + err
+    outcomes = {o["name"]: o["action"] for o in json.loads(out)}
+    assert outcomes == {plain: "renewed", hooked: "renewed"}
+
+    text = pebble_log.text()
+    assert "/sign-me-up" not in text  # no registration: neither the import nor the renewals made an account
+    assert text.count("Issued certificate serial ") == 2
+    with opened(data_dir) as core:
+        for name, serial in imported_serials.items():
+            view = core.certificate_view(core.get_certificate(name))
+            assert view["serial"] != serial and view["status"] == "valid", view
+        assert {c.account.uri for c in ManagedCertificate.select()} == {certbot_uri}
+        assert Account.select().count() == 1
+        live = Path(core.certificate_view(core.get_certificate(hooked))["files"]["fullchain"]).parent
+    lines = hook_log.read_text().splitlines()
+    assert len(lines) == 2 and lines[-1] == f"{live} {hooked}"  # the hook ran as a task, certbot's variables set
+    assert snapshot(config) == before  # certbot's files were read, never changed
+
