@@ -75,6 +75,8 @@ def parse_conf(text: str, source: str = "<conf>") -> ConfSection:
             stack[-1].sections[name] = section
             stack.append(section)
             continue
+        if stripped.startswith("["):
+            raise CertbotConfError(f"{where}: a section header with unbalanced or skipped brackets.")
         key, sep, raw = stripped.partition("=")
         if not sep or not key.strip():
             raise CertbotConfError(f"{where}: expected 'key = value', a [section] or a # comment.")
