@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
-from certify_tui.cli import cert_log, cert_settings, cert_tasks
+from certify_tui.cli import cert_import, cert_log, cert_settings, cert_tasks
 from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
@@ -23,6 +23,7 @@ def register(sub: Subcommands) -> None:
     cert_settings.register(actions)
     cert_tasks.register(actions)
     cert_log.register(actions)
+    cert_import.register(actions)
 
     lst = actions.add_parser("list", help="list managed certificates")
     lst.add_argument("--json", action="store_true")

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import NameOID
 
 from certify_tui.ca.presets import resolve_ca
 from certify_tui.certfiles import CertificateFiles
@@ -24,6 +23,7 @@ from certify_tui.keys import KEY_TYPES, key_to_pem, key_type_of, load_key, split
 from certify_tui.lifecycle import certificates, credentials
 from certify_tui.lifecycle.accounts import check_ca_bundle
 from certify_tui.lifecycle.adopt import adopt_version
+from certify_tui.lifecycle.cert_import import certificate_names
 from certify_tui.lifecycle.certbot_files import (
     CertbotAccount,
     Lineage,
@@ -127,7 +127,7 @@ def _plan_lineage(folder: Path, lineage: Lineage, scripts: dict[str, list[Path]]
     leaf = _leaf(fullchain, lineage.name)
     server = params.text("server") or ""
     account = find_account(folder, params.text("account") or "", server, lineage.name)
-    plan = LineagePlan(lineage.name, "import", names=_names(leaf), key_type=key_type,
+    plan = LineagePlan(lineage.name, "import", names=certificate_names(leaf), key_type=key_type,
                        not_after=leaf.not_valid_after_utc, account=account,
                        mapping=map_lineage(lineage.name, params, lineage.conf, scripts),
                        fullchain_pem=fullchain, key_pem=key_pem)
@@ -154,17 +154,6 @@ def _leaf(fullchain: bytes, lineage: str) -> x509.Certificate:
         return x509.load_pem_x509_certificate(blocks[0])
     except (IndexError, ValueError):
         raise LineageError(f"{lineage}: its fullchain.pem holds no PEM certificate.") from None
-
-
-def _names(leaf: x509.Certificate) -> list[str]:
-    """The certificate's DNS names, its common name first (certbot's lineage order)."""
-    try:
-        san = list(leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-                   .get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        san = []
-    common = [str(a.value) for a in leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    return list(dict.fromkeys([*[c for c in common if c in san], *san]))
 
 
 def run_import(data: DataDir, config_dir: str | None, *, dry_run: bool = False, ca_bundle: str | None = None,
