@@ -103,17 +103,19 @@ def plan_import(config_dir: str | None) -> CertbotImport:
     """Read every lineage and say what it would become; nothing is written, nothing is asked of the CA."""
     folder = check_config_dir(config_dir)
     scripts = hook_scripts(folder)
+    accounts: dict[str, CertbotAccount] = {}  # lineages share accounts: each is read (and its key loaded) once
     plans = []
     for conf_path in lineage_confs(folder):
         name = conf_path.name[: -len(".conf")]
         try:
-            plans.append(_plan_lineage(folder, read_lineage(folder, conf_path), scripts))
+            plans.append(_plan_lineage(folder, read_lineage(folder, conf_path), scripts, accounts))
         except CertifyError as exc:
             plans.append(LineagePlan(name, "unsupported", exc.message))
     return CertbotImport(str(folder), plans, dry_run=True)
 
 
-def _plan_lineage(folder: Path, lineage: Lineage, scripts: dict[str, list[Path]]) -> LineagePlan:
+def _plan_lineage(folder: Path, lineage: Lineage, scripts: dict[str, list[Path]],
+                  accounts: dict[str, CertbotAccount]) -> LineagePlan:
     params = lineage.params
     fullchain = read_bytes(lineage.fullchain_path, "certificate", lineage.name)
     key_pem = read_bytes(lineage.privkey_path, "private key", lineage.name)
@@ -126,7 +128,9 @@ def _plan_lineage(folder: Path, lineage: Lineage, scripts: dict[str, list[Path]]
                            f"(one of {', '.join(KEY_TYPES)} is).")
     leaf = _leaf(fullchain, lineage.name)
     server = params.text("server") or ""
-    account = find_account(folder, params.text("account") or "", server, lineage.name)
+    account_id = params.text("account") or ""
+    account = accounts.get(account_id) or find_account(folder, account_id, server, lineage.name)
+    accounts[account_id] = account
     plan = LineagePlan(lineage.name, "import", names=certificate_names(leaf), key_type=key_type,
                        not_after=leaf.not_valid_after_utc, account=account,
                        mapping=map_lineage(lineage.name, params, lineage.conf, scripts),
