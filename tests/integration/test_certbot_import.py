@@ -9,6 +9,7 @@ import functools
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -146,3 +147,64 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
     assert len(lines) == 2 and lines[-1] == f"{live} {hooked}"  # the hook ran as a task, certbot's variables set
     assert snapshot(config) == before  # certbot's files were read, never changed
 
+
+
+def test_certbot_other_authenticators_credentials_and_refusals(tmp_path: Path, data_dir: Path, pebble) -> None:
+    """dns-rfc2136 becomes a stored credential (made once, reused), manual becomes manual dns-01; an
+    unsupported plug-in and an unusable key are listed with their reason and the rest still imports."""
+    config = tmp_path / "letsencrypt"
+    base = unique("base") + ".example.test"
+    certbot(pebble, config, "--standalone", "--http-01-address", "127.0.0.1", "--http-01-port",
+            str(pebble.http_port), "-d", base)
+    conf = (config / "renewal" / f"{base}.conf").read_text()
+    ini = tmp_path / "rfc2136.ini"
+    ini.write_text("dns_rfc2136_server = 127.0.0.1\ndns_rfc2136_port = 5353\ndns_rfc2136_name = acme.\n"
+                   "dns_rfc2136_secret = c2VjcmV0LXNlY3JldA==\ndns_rfc2136_algorithm = HMAC-SHA512\n")
+    variants = {
+        "dns-one": f"authenticator = dns-rfc2136\ndns_rfc2136_credentials = {ini}\n",
+        "dns-two": f"authenticator = dns-rfc2136\ndns_rfc2136_credentials = {ini}\n",
+        "by-hand": "authenticator = manual\npref_challs = dns-01,\n",
+        "nginx-one": "authenticator = nginx\ninstaller = nginx\n",
+        "ed-key": "authenticator = standalone\n",
+    }
+    for name, params in variants.items():
+        text = conf.replace("authenticator = standalone\n", params).replace(f"live/{base}/", f"live/{name}/")
+        (config / "renewal" / f"{name}.conf").write_text(text)
+        shutil.copytree(config / "live" / base, config / "live" / name)
+    (config / "live" / "ed-key" / "privkey.pem").unlink()
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(config / "live" / "ed-key" /
+                    "privkey.pem")], check=True, capture_output=True)
+    (config / "renewal" / "gone.conf").write_text(conf.replace(f"live/{base}/", "live/gone/"))  # no files
+
+    args = ("import", "certbot", "--config-dir", str(config), "--ca-bundle", pebble.https_ca_bundle,
+            "--allow-internal-names", "--json")
+    code, out, err = run(data_dir, *args)
+    assert code == 0, out + err
+    result = {p["lineage"]: p for p in json.loads(out)["lineages"]}
+    assert {n: p["action"] for n, p in result.items()} == {
+        base: "imported", "dns-one": "imported", "dns-two": "imported", "by-hand": "imported",
+        "nginx-one": "unsupported", "ed-key": "unsupported", "gone": "unsupported"}
+    assert "authenticator 'nginx' is not supported" in result["nginx-one"]["message"]
+    assert "not an ECDSA or RSA key" in result["ed-key"]["message"]
+    assert "no current certificate and key" in result["gone"]["message"]
+    assert "c2VjcmV0" not in out  # the credential's secret is not in the report
+
+    with opened(data_dir) as core:
+        assert core.credential_names() == ["certbot-rfc2136"]
+        for name in ("dns-one", "dns-two"):
+            rule = core.get_certificate(name).challenge_rules[0]
+            assert (rule.challenge, rule.provider, rule.credential) == ("dns-01", "rfc2136", "certbot-rfc2136")
+        rule = core.get_certificate("by-hand").challenge_rules[0]
+        assert (rule.challenge, rule.provider) == ("dns-01", "manual")
+    from certify_tui.lifecycle.credentials import get_credential
+
+    with opened(data_dir):
+        stored = get_credential("certbot-rfc2136")
+        assert stored.options()["server"] == "127.0.0.1:5353" and stored.options()["tsig_algorithm"] == "hmac-sha512"
+
+    code, out, err = run(data_dir, *args)  # again: nothing new, nothing doubled
+    assert code == 0, out + err
+    again = {p["lineage"]: p["action"] for p in json.loads(out)["lineages"]}
+    assert [n for n, a in again.items() if a == "already imported"] == [base, "by-hand", "dns-one", "dns-two"]
+    with opened(data_dir) as core:
+        assert len(core.list_certificates()) == 4 and len(core.list_accounts()) == 1
