@@ -10,6 +10,8 @@ from certify_tui.errors import safe_text
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.import_certbot import DISABLE_CERTBOT, LineagePlan
 
+_WHEN = {"before": "before each order", "success": "after a successful renewal", "always": "after every attempt"}
+
 
 def register_import(sub: Subcommands) -> None:
     """Register `certify-tui import ...` for this source."""
@@ -65,7 +67,7 @@ def _print_plan(plan: LineagePlan, *, dry_run: bool) -> None:
         lines.append(("credential", f"{mapping.credential.name} ({mapping.credential.provider}) from "
                                     f"{mapping.credential.source}"))
     for task in mapping.tasks:
-        lines.append(("task", f"{task.title}: runs on {task.options['trigger']}"))
+        lines.append(("task", f"{task.title}: runs {_WHEN.get(task.options['trigger'], task.options['trigger'])}"))
     if mapping.renewal:
         lines.append(("renewal", f"{mapping.renewal.value} days before expiry"))
     if not mapping.auto_renew:

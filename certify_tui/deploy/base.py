@@ -17,7 +17,7 @@ from certify_tui.plugins import Param, Plugin, StepLogger
 class DeploymentFailed(OperationError):
     """The certificate was issued and stored, but putting it in place failed."""
 
-TRIGGERS = ("success", "failure", "always", "manual")
+TRIGGERS = ("success", "failure", "always", "manual", "before")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class TaskContext:
     succeeded: bool  # whether the issuance (or the previous deployment steps) succeeded
     error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    before: bool = False  # the run before ordering: only the tasks triggered "before" run
 
 
 class DeploymentTask(Plugin):
@@ -90,7 +91,7 @@ class DeploymentTask(Plugin):
     COMMON_PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("trigger", "Run when", type="choice", default="success", choices=TRIGGERS,
               help="success: after a successful request; failure: after a failed one; always; manual: only "
-                   "when deployed by hand."),
+                   "when deployed by hand; before: before each order (e.g. to stop a server using port 80)."),
         Param("retries", "Retries", type="int", default=0, minimum=0, maximum=10,
               help="How many more times to try if the task fails."),
         Param("retry_delay", "Retry delay (s)", type="int", default=5, minimum=0, maximum=3600),

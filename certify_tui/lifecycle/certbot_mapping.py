@@ -149,8 +149,13 @@ def _command_task(command: str, trigger: str, title: str, *, shell: bool = True)
 
 
 def _map_hooks(params: ConfSection, scripts: dict[str, list[Path]], mapping: Mapping) -> None:
-    """deploy/renew hooks run after a successful renewal, post hooks after every attempt; so do the
-    executables in certbot's renewal-hooks/deploy and renewal-hooks/post folders."""
+    """pre hooks run before the order, deploy/renew hooks after a successful renewal, post hooks after every
+    attempt; so do the executables in certbot's renewal-hooks/{pre,deploy,post} folders. (certbot runs pre and
+    post hooks once per `certbot renew`; here they run for each certificate renewed.)"""
+    if params.text("pre_hook"):
+        mapping.tasks.append(_command_task(str(params.text("pre_hook")), "before", "certbot pre hook"))
+    for script in scripts.get("pre", []):
+        mapping.tasks.append(_command_task(_quoted(script), "before", f"certbot pre hook {script.name}"))
     deploy = [params.text("deploy_hook"), params.text("renew_hook")]
     for number, hook in enumerate(dict.fromkeys(h for h in deploy if h), 1):
         mapping.tasks.append(_command_task(hook, "success", f"certbot deploy hook {number}"))
@@ -160,11 +165,6 @@ def _map_hooks(params: ConfSection, scripts: dict[str, list[Path]], mapping: Map
         mapping.tasks.append(_command_task(str(params.text("post_hook")), "always", "certbot post hook"))
     for script in scripts.get("post", []):
         mapping.tasks.append(_command_task(_quoted(script), "always", f"certbot post hook {script.name}"))
-    pre = [f"pre_hook '{params.text('pre_hook')}'"] if params.text("pre_hook") else []
-    pre += [f"renewal-hooks/pre/{s.name}" for s in scripts.get("pre", [])]
-    for hook in pre:
-        mapping.not_mapped.append(f"{hook} (no task runs before ordering; the built-in listener needs no "
-                                  f"web server stopped)")
 
 
 def _quoted(path: Path) -> str:

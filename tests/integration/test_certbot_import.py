@@ -87,8 +87,9 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
     certbot(pebble, config, "--standalone", "--http-01-address", "127.0.0.1", "--http-01-port",
             str(pebble.http_port), "-d", plain, "-d", f"www.{plain}")
     certbot(pebble, config, "--webroot", "-w", str(webroot), "-d", hooked, "--key-type", "rsa",
-            "--deploy-hook", f'echo "$RENEWED_LINEAGE $RENEWED_DOMAINS" >> {hook_log}')
-    assert hook_log.read_text().count("\n") == 1  # certbot ran it once, at issuance
+            "--deploy-hook", f'echo "$RENEWED_LINEAGE $RENEWED_DOMAINS" >> {hook_log}',
+            "--pre-hook", f"echo pre >> {hook_log}", "--post-hook", f"echo post >> {hook_log}")
+    assert hook_log.read_text().splitlines()[::2] == ["pre", "post"]  # certbot ran them once, at issuance
     before = snapshot(config)
     pebble_log = PebbleLog(pebble)
 
@@ -97,7 +98,8 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
     assert f"{plain}: would import" in out and f"{hooked}: would import" in out
     assert f"validation:  *: http-01 via standalone port={pebble.http_port} address=127.0.0.1" in out
     assert f"validation:  *: http-01 via webroot path={webroot}" in out
-    assert "certbot deploy hook 1: runs on success" in out
+    assert "certbot deploy hook 1: runs after a successful renewal" in out
+    assert "certbot pre hook: runs before each order" in out
     assert "no new registration" in out
     with opened(data_dir) as core:
         assert core.list_certificates() == [] and core.list_accounts() == []  # a dry run writes nothing
@@ -126,7 +128,7 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
         imported_serials = {name: core.certificate_view(c)["serial"] for name, c in certs.items()}
         assert all(imported_serials.values())
         tasks = core.list_tasks(hooked)
-        assert [t.options["trigger"] for t in tasks] == ["success"]
+        assert [t.options["trigger"] for t in tasks] == ["before", "success", "always"]
 
     code, out, err = run(data_dir, "renew", "--force", "--json")
     assert code == 0, out + err
@@ -144,7 +146,8 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
         assert Account.select().count() == 1
         live = Path(core.certificate_view(core.get_certificate(hooked))["files"]["fullchain"]).parent
     lines = hook_log.read_text().splitlines()
-    assert len(lines) == 2 and lines[-1] == f"{live} {hooked}"  # the hook ran as a task, certbot's variables set
+    # The hooks ran as tasks, in certbot's order (pre before the order), the deploy hook with certbot's variables.
+    assert lines[3:] == ["pre", f"{live} {hooked}", "post"]
     assert snapshot(config) == before  # certbot's files were read, never changed
 
 

@@ -67,11 +67,11 @@ def test_certbot_webroot_map_hooks_and_renewal_are_mapped() -> None:
     assert mapping.rules == [ChallengeRule("static.example.com", "http-01", "webroot", {"path": "/srv/static"}),
                              ChallengeRule("*", "http-01", "webroot", {"path": "/var/www/example"})]
     assert [(t.title, t.options["trigger"], t.options["shell"]) for t in mapping.tasks] == [
-        ("certbot deploy hook 1", "success", True), ("certbot post hook", "always", True)]
-    assert mapping.tasks[0].options["command"].endswith("; systemctl reload nginx, then log")
-    assert "RENEWED_LINEAGE=" in mapping.tasks[0].options["command"]  # certbot's variables for its hooks
+        ("certbot pre hook", "before", True), ("certbot deploy hook 1", "success", True),
+        ("certbot post hook", "always", True)]
+    assert mapping.tasks[1].options["command"].endswith("; systemctl reload nginx, then log")
+    assert "RENEWED_LINEAGE=" in mapping.tasks[1].options["command"]  # certbot's variables for its hooks
     assert mapping.renewal == RenewalPolicy("days_before", 14)
-    assert any(item.startswith("pre_hook 'systemctl stop nginx'") for item in mapping.not_mapped)
     assert "must_staple = True" in mapping.not_mapped
 
 
@@ -112,9 +112,10 @@ def test_certbot_manual_and_standalone_and_hook_folders(tmp_path: Path) -> None:
                           {"deploy": [tmp_path / "reload it.sh"], "pre": [tmp_path / "stop.sh"]})
     assert mapping.rules == [ChallengeRule("*", "dns-01", "manual", {})]
     assert mapping.renewal == RenewalPolicy("days_before", 1.5)
-    assert mapping.tasks[0].options["command"].endswith(f"'{tmp_path}/reload it.sh'")
+    assert [(t.title, t.options["trigger"]) for t in mapping.tasks] == [
+        ("certbot pre hook stop.sh", "before"), ("certbot deploy hook reload it.sh", "success")]
+    assert mapping.tasks[1].options["command"].endswith(f"'{tmp_path}/reload it.sh'")
     assert any(i.startswith("manual_auth_hook") for i in mapping.not_mapped)
-    assert any(i.startswith("renewal-hooks/pre/stop.sh") for i in mapping.not_mapped)
 
     conf = parse_conf("renew_before_expiry = soon\n[renewalparams]\nauthenticator = standalone\n")
     mapping = map_lineage("s", conf.section("renewalparams"), conf, {})
