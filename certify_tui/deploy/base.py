@@ -91,7 +91,7 @@ class DeploymentTask(Plugin):
     COMMON_PARAMS: ClassVar[tuple[Param, ...]] = (
         Param("trigger", "Run when", type="choice", default="success", choices=TRIGGERS,
               help="success: after a successful request; failure: after a failed one; always; manual: only "
-                   "when deployed by hand; before: before each order (e.g. to stop a server using port 80)."),
+                   "when deployed by hand."),
         Param("retries", "Retries", type="int", default=0, minimum=0, maximum=10,
               help="How many more times to try if the task fails."),
         Param("retry_delay", "Retry delay (s)", type="int", default=5, minimum=0, maximum=3600),
