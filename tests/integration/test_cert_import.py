@@ -6,6 +6,8 @@ a clear message."""
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -133,6 +135,22 @@ def test_cert_import_pfx_with_password_from_env_and_file(data_dir: Path, pebble,
 
     code, out, err = cli(data_dir, "import", "shop2", "--pfx", pfx, "--password", f"@{tmp_path / 'pass.txt'}")
     assert code == 0, err  # the same certificate under another name: a file's password works too
+
+    main, side = pty.openpty()  # a person at a terminal is asked
+    try:
+        proc = start_cli(data_dir, "cert", "import", "shop3", "--pfx", pfx, stdin=side, start_new_session=True)
+        os.close(side)
+        asked = ""
+        while not asked.endswith("(not shown): "):  # typed after the question (getpass flushes earlier input)
+            char = proc.stderr.read(1) if proc.stderr else ""
+            assert char, f"no password prompt: {asked!r}"
+            asked += char
+        os.write(main, b"s3cret pass\n")
+        out, err = proc.communicate(timeout=60)
+    finally:
+        os.close(main)
+    assert proc.returncode == 0, asked + err
+    assert asked.endswith("PFX password (not shown): ") and "s3cret" not in out + err
 
 
 def test_cert_import_refuses_what_cannot_be_managed(data_dir: Path, pebble, ca: PrivateCA, account: None) -> None:
