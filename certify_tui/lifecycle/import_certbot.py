@@ -110,7 +110,7 @@ def plan_import(config_dir: str | None) -> CertbotImport:
         try:
             plans.append(_plan_lineage(folder, read_lineage(folder, conf_path), scripts, accounts))
         except CertifyError as exc:
-            plans.append(LineagePlan(name, "unsupported", exc.message))
+            plans.append(LineagePlan(name, "unsupported", exc.message.removeprefix(f"{name}: ")))
     return CertbotImport(str(folder), plans, dry_run=True)
 
 
@@ -176,7 +176,7 @@ def run_import(data: DataDir, config_dir: str | None, *, dry_run: bool = False, 
             _import_lineage(data, plan, bundle, allow_internal_names)
             plan.action = "imported"
         except CertifyError as exc:
-            plan.action, plan.message = "failed", exc.message
+            plan.action, plan.message = "failed", exc.message.removeprefix(f"{plan.lineage}: ")
         plan.seconds = round(time.perf_counter() - started, 3)
     return result
 
