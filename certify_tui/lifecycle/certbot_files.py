@@ -54,7 +54,7 @@ def check_config_dir(config_dir: str | None) -> Path:
     folder = Path(config_dir or DEFAULT_CONFIG_DIR).expanduser().absolute()
     if not (folder / "renewal").is_dir():
         raise UsageError(f"{folder} is not a certbot configuration folder (it has no renewal/ folder): "
-                         f"pass certbot's --config-dir with --config-dir.", field="config_dir")
+                         f"give the folder certbot uses (its --config-dir) with --config-dir DIR.", field="config_dir")
     return folder
 
 
