@@ -121,6 +121,7 @@ def test_certbot_lineages_are_taken_over_and_renewed_with_certbots_account(
     with opened(data_dir) as core:
         accounts = core.list_accounts()
         assert [a.uri for a in accounts] == [certbot_uri]
+        assert accounts[0].email == "certbot-user@example.com"  # certbot kept no contact: the CA's answer has it
         certs = {c.name: c for c in core.list_certificates()}
         assert set(certs) == {plain, hooked}
         assert certs[plain].identifiers == [plain, f"www.{plain}"] and certs[plain].key_type == "ec256"
