@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
-from certify_tui.cli import cert_log, cert_revocation, cert_revoke, cert_settings, cert_tasks
+from certify_tui.cli import cert_import, cert_log, cert_revocation, cert_revoke, cert_settings, cert_tasks
 from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import days_left, print_fields, print_json, print_table
 from certify_tui.cli.parser import Subcommands
@@ -25,6 +25,7 @@ def register(sub: Subcommands) -> None:
     cert_log.register(actions)
     cert_revocation.register(actions)
     cert_revoke.register(actions)
+    cert_import.register(actions)
 
     lst = actions.add_parser("list", help="list managed certificates")
     lst.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG",

@@ -136,6 +136,20 @@ def deploy_certificate(data: DataDir, cert: ManagedCertificate, stored: StoredVe
         raise DeploymentFailed("; ".join(failures))
 
 
+def run_before_tasks(data: DataDir, cert: ManagedCertificate, log: RequestLog,
+                     tasks: tuple[TaskConfig, ...]) -> None:
+    """Tasks triggered "before" (certbot's pre-hooks), run before the order; a failure is logged and the
+    request goes on, as certbot does with a failed pre-hook. Never raises."""
+    if not any(t.options.get("trigger") == "before" for t in tasks):
+        return
+    from certify_tui.certfiles import CertificateFiles
+
+    live = CertificateFiles(data.certificates, cert.name).live_files()
+    files = deployed_files(cert, {k: str(v) for k, v in live.items()}, "", "")
+    for failure in _run_tasks(tasks, files, log, succeeded=True, before=True):
+        log.info(f"{failure} (the request goes on)")
+
+
 def run_failure_tasks(data: DataDir, cert: ManagedCertificate, error: str, log: RequestLog,
                       tasks: tuple[TaskConfig, ...] | None = None) -> None:
     """Tasks triggered by a failed request (e.g. a webhook to the on-call channel); never raises.
@@ -177,11 +191,11 @@ def _deploy_sites(targets: DeploymentTargets, files: DeployedFiles, log: Request
 
 
 def _run_tasks(tasks: tuple[TaskConfig, ...], files: DeployedFiles, log: RequestLog, *, succeeded: bool,
-               error: str | None = None, manual: bool = False) -> list[str]:
+               error: str | None = None, manual: bool = False, before: bool = False) -> list[str]:
     if not tasks:
         return []
     from certify_tui.deploy.base import TaskContext
     from certify_tui.deploy.tasks.runner import run_tasks
 
-    outcomes = run_tasks(tasks, TaskContext(files, succeeded, error), log, manual=manual)
+    outcomes = run_tasks(tasks, TaskContext(files, succeeded, error, before=before), log, manual=manual)
     return [f"task {o.title}: {o.message}" for o in outcomes if not o.ok and not o.skipped]

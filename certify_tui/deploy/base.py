@@ -17,7 +17,7 @@ from certify_tui.plugins import Param, Plugin, StepLogger
 class DeploymentFailed(OperationError):
     """The certificate was issued and stored, but putting it in place failed."""
 
-TRIGGERS = ("success", "failure", "always", "manual")
+TRIGGERS = ("success", "failure", "always", "manual", "before")
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ class TaskContext:
     succeeded: bool  # whether the issuance (or the previous deployment steps) succeeded
     error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    before: bool = False  # the run before ordering: only the tasks triggered "before" run
 
 
 class DeploymentTask(Plugin):

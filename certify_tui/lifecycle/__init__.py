@@ -54,6 +54,8 @@ if TYPE_CHECKING:
     from certify_tui.cert_test import Check
     from certify_tui.deploy.base import DeploymentTask
     from certify_tui.deploy.tasks.runner import TaskOutcome
+    from certify_tui.lifecycle.cert_import import CertificateBundle
+    from certify_tui.lifecycle.import_certbot import CertbotImport
     from certify_tui.lifecycle.renew import RenewOutcome
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.lifecycle.revocation_check import RevocationRun
@@ -381,6 +383,21 @@ class Core:
 
         return revoke_certificate(self.data, certificates.get_certificate(name).name, reason=reason, renew=renew,
                                   on_event=on_event)
+
+    def import_certbot(self, config_dir: str | None = None, *, dry_run: bool = False, ca_bundle: str | None = None,
+                       allow_internal_names: bool = False) -> CertbotImport:
+        """certbot's lineages (and their accounts) taken over; with `dry_run`, only what each would become."""
+        from certify_tui.lifecycle.import_certbot import run_import
+
+        return run_import(self.data, config_dir, dry_run=dry_run, ca_bundle=ca_bundle,
+                          allow_internal_names=allow_internal_names)
+
+    def import_certificate(self, name: str, bundle: CertificateBundle, **kwargs: Any) -> ManagedCertificate:
+        """A certificate issued elsewhere (read with lifecycle.cert_import.from_pem/from_pfx) made a managed
+        one, its files the current version; keywords: account, challenge, provider, options, credential."""
+        from certify_tui.lifecycle.cert_import import import_certificate
+
+        return import_certificate(self.data, name, bundle, **kwargs)
 
     def certificate_log_path(self, name: str) -> Path:
         """Where the certificate's log is written (it may not exist yet), for a face that follows it."""

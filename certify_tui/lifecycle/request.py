@@ -33,6 +33,7 @@ from certify_tui.deploy import (
     DeploymentTargets,
     deploy_certificate,
     deployment_targets,
+    run_before_tasks,
     run_failure_tasks,
 )
 from certify_tui.errors import CAError, CertifyError, OperationError, StorageError, Transient
@@ -109,6 +110,7 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
             plan.check_unchanged(previewed)
         if on_plan is not None:
             on_plan(plan)
+        run_before_tasks(data, cert, log, plan.execution.deployment.tasks)
         stored = _order_and_store(data, cert, plan, log)
     except PlanChanged as exc:
         log.step("failed", exc.message, ok=False)  # nothing was tried: no failure to count

@@ -35,6 +35,8 @@ class TaskOutcome:
 
 def selected(trigger: str, context: TaskContext, manual: bool) -> bool:
     """Whether a task with this trigger runs now."""
+    if context.before or trigger == "before":
+        return context.before and trigger == "before"
     if trigger == "manual":
         return manual
     if trigger == "always":

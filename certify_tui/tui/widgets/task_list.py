@@ -17,7 +17,8 @@ from certify_tui.plugins import SECRET_MASK
 from certify_tui.tui.widgets.plugin_items import ItemList
 
 COMMON_KEYS = frozenset(p.key for p in DeploymentTask.COMMON_PARAMS)
-WHEN = {"success": "on success", "failure": "on failure", "always": "always", "manual": "by hand only"}
+WHEN = {"success": "on success", "failure": "on failure", "always": "always", "manual": "by hand only",
+        "before": "before ordering"}
 
 
 def task_summary(options: Mapping[str, Any], cls: type[DeploymentTask] | None) -> str:
