@@ -12,6 +12,9 @@ from certify_tui.lifecycle import Core
 from certify_tui.renewal.leases import process_started
 
 CONFIRM_ABOVE = 10  # a forced run over more certificates than this asks first on a terminal
+# A cron run asks OCSP/CRL first (each certificate at most once a day), so a certificate its CA revoked is
+# replaced in the same run; bounded so that renewals never wait long on a slow responder.
+REVOCATION_BUDGET_SECONDS = 60
 
 
 def register(sub: Subcommands) -> None:
@@ -22,6 +25,8 @@ def register(sub: Subcommands) -> None:
     renew.add_argument("--dry-run", action="store_true", help="say what would be renewed; change nothing")
     renew.add_argument("-y", "--yes", action="store_true",
                        help=f"do not ask before forcing more than {CONFIRM_ABOVE} renewals on a terminal")
+    renew.add_argument("--no-revocation-check", dest="revocation_check", action="store_false",
+                       help="skip the daily OCSP/CRL check a full run does first (a revoked certificate is renewed)")
     renew.add_argument("--json", action="store_true")
     renew.set_defaults(run=_renew)
 
@@ -39,6 +44,8 @@ def _renew(core: Core, args: argparse.Namespace) -> int:
             if answer.strip().lower() not in ("y", "yes"):
                 print("Nothing renewed.")
                 return 1
+    if args.revocation_check and not args.names and not args.dry_run:
+        _check_revocations(core)
     outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run, started=started,
                           report_skipped=True)
     if args.json:
@@ -51,3 +58,13 @@ def _renew(core: Core, args: argparse.Namespace) -> int:
         if not outcome.ok:  # cron mails stderr: each failure as one line there too
             print(f"certify-tui: error: {outcome.name}: {outcome.message}", file=sys.stderr)
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _check_revocations(core: Core) -> None:
+    """Mark what a CA revoked, so this run renews it. A responder that does not answer is logged by the check
+    and asked again next run: it is not this run's failure."""
+    run = core.check_revocations(budget_seconds=REVOCATION_BUDGET_SECONDS)
+    for check in run.checks:
+        if check.result == "revoked":
+            print(f"certify-tui: {check.name} was revoked by its CA ({check.reason or 'no reason given'}): "
+                  f"renewing it now.", file=sys.stderr)

@@ -175,3 +175,22 @@ def test_revocation_unreachable_sources_are_logged_not_fatal(tmp_path: Path, dat
         assert err.count("\n") == 1 and "lonely: no answer" in err and "Traceback" not in err
     finally:
         ca.stop()
+
+
+def test_revocation_check_runs_first_in_a_cron_renew(core: Core, ca: OpenSSLCA, data_dir: Path) -> None:
+    """`certify-tui renew` from cron checks first, so a certificate its CA revoked is attempted in the same run;
+    `--no-revocation-check` leaves it alone."""
+    _, leaf = _adopt(core, ca, "mail")
+    ca.revoke(leaf, "keyCompromise")
+
+    skipped = start_cli(data_dir, "renew", "--no-revocation-check", "--json")
+    out, err = skipped.communicate(timeout=60)
+    assert skipped.returncode == 0, err
+    assert json.loads(out) == [] and _row("mail").revoked_at is None
+
+    cron = start_cli(data_dir, "renew", "--json")
+    out, err = cron.communicate(timeout=120)
+    assert "mail was revoked by its CA (keyCompromise): renewing it now." in err
+    assert [(o["name"], o["action"]) for o in json.loads(out)] == [("mail", "failed")]  # this CA speaks no ACME
+    row = _row("mail")
+    assert row.revocation_reason == "keyCompromise" and row.revoked_at is not None
