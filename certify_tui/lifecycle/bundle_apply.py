@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from certify_tui.keys import check_key_type
 from certify_tui.lifecycle.adopt import adopt_version
 from certify_tui.lifecycle.bundle_plan import BundleItem, BundlePlan, find_account
 from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, check_names, check_renewal
+from certify_tui.lifecycle.revoked import mark_revoked
 from certify_tui.lifecycle.settings import DEFAULT_RULE_KEY, update_settings
 from certify_tui.model import ChallengeRule, Credential, DeploymentSettings, RenewalPolicy
 from certify_tui.paths import DataDir, check_certificate_name, ensure_private_dir, write_private_file
@@ -130,6 +132,17 @@ def _apply_certificate(plan: BundlePlan, item: BundleItem) -> ManagedCertificate
     return cert
 
 
+def _keep_revocation(cert: ManagedCertificate, revocation: Any) -> None:
+    if not isinstance(revocation, dict):
+        return
+    try:
+        at = datetime.fromisoformat(str(revocation.get("at")))
+    except ValueError:  # no time in the bundle: it is revoked all the same
+        at = None
+    mark_revoked(cert, reason=str(revocation.get("reason") or "unspecified"), at=at,
+                 renew=bool(revocation.get("renew")))
+
+
 @contextlib.contextmanager
 def _leased(names: list[str]) -> Iterator[None]:
     """Leases on the certificates that exist here, all or none (Busy names the one being renewed)."""
@@ -208,6 +221,7 @@ def apply_import(data: DataDir, plan: BundlePlan) -> dict[str, Any]:
                         raise OperationError(f"Importing the files of {cert.name} failed: "
                                              f"{exc.message.rstrip('.')}. Nothing was imported.") from exc
                     adopted.append(_Adopted(files, previous, stored.directory, existed))
+                    _keep_revocation(cert, item.entry.get("revocation"))
                     # Until the commit, a crash leaves live ahead of the database: the next start repairs it.
                     marks.append(repair.mark_storing(data, cert.name))
         except BaseException:

@@ -78,6 +78,14 @@ def certificate_files(data: DataDir, cert: ManagedCertificate) -> dict[str, str]
         raise OperationError(f"{cert.name}: cannot read its current files: {reason}.") from exc
 
 
+def revocation_entry(cert: ManagedCertificate) -> dict[str, Any] | None:
+    """A revoked current version stays revoked after the move (and due, if it was)."""
+    if cert.status != "revoked":
+        return None
+    return {"reason": cert.revocation_reason or "unspecified",
+            "at": cert.revoked_at.isoformat() if cert.revoked_at else None, "renew": cert.next_attempt is not None}
+
+
 def settings_entry() -> dict[str, Any]:
     row = Setting.get_or_none(Setting.key == DEFAULT_RULE_KEY)
     rule = None
@@ -92,7 +100,7 @@ def collect(data: DataDir) -> dict[str, Any]:
     certificates = []
     for cert in ManagedCertificate.select().order_by(ManagedCertificate.name):
         certificates.append({"name": cert.name, "settings": certificate_settings(cert),
-                             "files": certificate_files(data, cert)})
+                             "files": certificate_files(data, cert), "revocation": revocation_entry(cert)})
     return {
         "exported_at": datetime.now(UTC).isoformat(), "host": socket.gethostname(),
         "accounts": [account_entry(a) for a in Account.select().order_by(Account.id)],

@@ -17,6 +17,10 @@ from integration.helpers import PebbleLog, open_core
 from integration.test_cli import add_account, add_cert, clean_error, cli, ok
 from servers.pebble import PebbleServer
 
+from certify_tui.lifecycle import credentials
+from certify_tui.lifecycle.revoked import mark_revoked
+from certify_tui.store.models import ManagedCertificate
+
 pytestmark = pytest.mark.pebble
 
 PASSPHRASE = "correct horse battery staple 42"
@@ -30,8 +34,6 @@ def _account_key(data: Path) -> str:
 
 
 def _credential_secrets(data: Path, name: str) -> dict[str, Any]:
-    from certify_tui.lifecycle import credentials
-
     for _core in open_core(data):
         return dict(credentials.get_credential(name).secrets)
     raise AssertionError("no core")
@@ -47,6 +49,10 @@ def source(pebble: PebbleServer, tmp_path_factory: pytest.TempPathFactory) -> di
     add_cert(data, pebble, "web", "bundle-web.example.test")
     ok(data, "cert", "request", "web")
     add_cert(data, pebble, "later", "bundle-later.example.test")
+    add_cert(data, pebble, "gone", "bundle-gone.example.test")
+    ok(data, "cert", "request", "gone")
+    for _core in open_core(data):  # as `cert revoke` or a revocation check leaves it
+        mark_revoked(ManagedCertificate.get(ManagedCertificate.name == "gone"), reason="superseded", renew=False)
     secret_file = root / "hook-secret"
     secret_file.write_text(HOOK_SECRET)
     ok(data, "credential", "add", "hook", "--task", "webhook", "-o", "url=http://127.0.0.1:9/hook",
@@ -67,10 +73,10 @@ def _view(data: Path) -> dict[str, Any]:
     """What must survive a move, compared without ids, times or paths that differ by folder."""
     accounts = [{k: a[k] for k in ("email", "ca", "uri", "status")} for a in ok(data, "account", "list", "--json").json()]
     certs = {}
-    for name in ("web", "later"):
+    for name in ("web", "later", "gone"):
         shown = ok(data, "cert", "show", name, "--json").json()
         certs[name] = {k: shown.get(k) for k in ("identifiers", "challenge_rules", "deployment", "renewal",
-                                                   "key_type", "auto_renew", "account", "serial")}
+                                                   "key_type", "auto_renew", "account", "serial", "status")}
     settings = ok(data, "settings", "show", "--json").json()
     return {"accounts": accounts, "certs": certs, "settings": settings}
 
@@ -136,7 +142,9 @@ def test_round_trip_is_equivalent_and_renews_without_a_new_registration(
 
     imported = ok(target, *args, env=env)
     assert "Imported" in imported.out
-    assert _view(target) == _view(source["data"])
+    moved = _view(target)
+    assert moved == _view(source["data"])
+    assert [moved["certs"][name]["status"] for name in ("web", "later", "gone")] == ["valid", "new", "revoked"]
     assert _credential_secrets(target, "hook") == {"secret_header": HOOK_SECRET}
     assert _account_key(target) == _account_key(source["data"])
     for role in ("fullchain.pem", "privkey.pem"):
