@@ -95,6 +95,8 @@ def _import(core: Core, args: argparse.Namespace) -> int:
     print(_summary(plan.counts(), plan.replace))
     if args.dry_run:
         print("Dry run: nothing was changed.")
+    elif result is not None and not result["applied"]:
+        print("Nothing to import.")
     elif result is not None:
         print(f"Imported {len(result['applied'])} item(s), {result['files']} with certificate files. "
               f"Renewals use the same accounts: no new registration.")

@@ -17,6 +17,7 @@ from integration.helpers import PebbleLog, open_core
 from integration.test_cli import add_account, add_cert, clean_error, cli, ok
 from servers.pebble import PebbleServer
 
+from certify_tui.bundle.crypto import open_bundle, seal_bundle
 from certify_tui.lifecycle import credentials
 from certify_tui.lifecycle.revoked import mark_revoked
 from certify_tui.store.models import ManagedCertificate
@@ -180,3 +181,31 @@ def test_conflicts_are_skipped_unless_replace(source: dict[str, Path], tmp_path:
     assert ok(target, "credential", "show", "hook", "--json").json()["values"]["url"].endswith("/hook")
     assert ok(target, "settings", "show", "--json").json()["settings"]["keep_versions"] == 7
     assert _credential_secrets(target, "hook") == {"secret_header": HOOK_SECRET}
+
+
+def test_a_failure_during_the_import_leaves_nothing_behind(source: dict[str, Path], tmp_path: Path) -> None:
+    """The second certificate's files fail (a broken chain) after the first one's were switched live: the
+    transaction rolls back and the files already written are undone."""
+    payload = open_bundle(source["bundle"].read_bytes(), PASSPHRASE)
+    by_name = {entry["name"]: entry for entry in payload["certificates"]}
+    gone_leaf = by_name["gone"]["files"]["fullchain"].split("-----END CERTIFICATE-----")[0]
+    web_leaf = by_name["web"]["files"]["fullchain"].split("-----END CERTIFICATE-----")[0]
+    # web's own leaf and key (they match), then gone's leaf as if it had issued it: not a chain.
+    by_name["web"]["files"]["fullchain"] = (f"{web_leaf}-----END CERTIFICATE-----\n"
+                                            f"{gone_leaf}-----END CERTIFICATE-----\n")
+    broken = tmp_path / "broken.bundle"
+    broken.write_bytes(seal_bundle(payload, PASSPHRASE))
+    target = tmp_path / "target"
+
+    preview = ok(target, "import", "bundle", str(broken), "--passphrase", f"@{source['phrase']}", "--dry-run")
+    assert "web" in preview.out
+    line = clean_error(cli(target, "import", "bundle", str(broken), "--passphrase", f"@{source['phrase']}"), 1)
+    assert "Importing the files of web failed" in line and "chain is broken" in line, line
+    assert "Nothing was imported" in line
+    assert ok(target, "account", "list", "--json").json() == []
+    assert ok(target, "cert", "list", "--json").json() == []
+    assert ok(target, "credential", "list", "--json").json() == []
+    assert ok(target, "settings", "show", "--json").json()["settings"]["renewal_percent"] == 75
+    leftovers = [p.name for p in (target / "certificates").iterdir()] if (target / "certificates").exists() else []
+    assert [name for name in leftovers if not name.startswith(".")] == [], leftovers
+    assert not list((target / "certificates" / ".storing").glob("*"))  # nothing left for repair to do
