@@ -25,7 +25,7 @@ from certify_tui.deploy.tasks.credentials import TASK_KIND, task_credential
 from certify_tui.errors import CertifyError, OperationError
 from certify_tui.keys import check_key_type
 from certify_tui.lifecycle.adopt import adopt_version
-from certify_tui.lifecycle.bundle_plan import BundleItem, BundlePlan, find_account
+from certify_tui.lifecycle.bundle_plan import BundleItem, BundlePlan, match_account
 from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, check_names, check_renewal
 from certify_tui.lifecycle.revoked import mark_revoked
 from certify_tui.lifecycle.settings import DEFAULT_RULE_KEY, update_settings
@@ -36,6 +36,7 @@ from certify_tui.store import credentials as credential_store
 from certify_tui.store.models import Account, ManagedCertificate, Setting
 from certify_tui.store.sealed import seal_rules_json
 
+_SINCE = "one of the same name was added here since the preview: preview again"
 CA_BUNDLES = "ca-bundles"  # in the data folder: the CA bundles of imported accounts this machine lacked
 
 
@@ -64,8 +65,10 @@ def _local_ca_bundle(data: DataDir, entry: dict[str, Any]) -> str | None:
     return str(path)
 
 
-def _apply_account(data: DataDir, entry: dict[str, Any]) -> None:
-    row, _ = find_account(entry)
+def _apply_account(data: DataDir, entry: dict[str, Any], new: bool) -> None:
+    row, _ = match_account(entry)
+    if new and row is not None:
+        raise OperationError(_SINCE)
     account = row or Account()
     for name in ("email", "ca_name", "directory_url", "allow_internal_names", "key_type", "account_key_pem", "uri",
                  "eab_kid", "status", "tos_agreed", "tos_url"):
@@ -93,7 +96,7 @@ def _apply_default_rule(rule: dict[str, Any]) -> None:
 
 def _account_of(plan: BundlePlan, ref: str) -> Account:
     entry = next((i.entry for i in plan.items if i.kind == "account" and i.entry.get("ref") == ref), None)
-    row = find_account(entry)[0] if entry is not None else None
+    row = match_account(entry)[0] if entry is not None else None
     if row is None:
         raise OperationError(f"its account ({ref}) is not in the bundle.")
     return row
@@ -113,6 +116,8 @@ def _checked_deployment(settings: dict[str, Any]) -> DeploymentSettings:
 def _apply_certificate(plan: BundlePlan, item: BundleItem) -> ManagedCertificate:
     settings = item.entry["settings"]
     existing = ManagedCertificate.get_or_none(peewee.fn.lower(ManagedCertificate.name) == item.name.lower())
+    if item.state == "new" and existing is not None:
+        raise OperationError(_SINCE)
     cert = existing or ManagedCertificate(name=check_certificate_name(item.name), status="new")
     account = _account_of(plan, str(settings.get("account")))
     # As the store loads them: typed and known, not re-checked as a person's input against this machine.
@@ -179,7 +184,7 @@ def _undo(adopted: list[_Adopted]) -> set[str]:
 def _apply_item(data: DataDir, plan: BundlePlan, item: BundleItem) -> ManagedCertificate | None:
     try:
         if item.kind == "account":
-            _apply_account(data, item.entry)
+            _apply_account(data, item.entry, new=item.state == "new")
         elif item.kind == "credential":
             _apply_credential(item.entry, new=item.state == "new")
         elif item.kind == "setting" and item.name == "default challenge rule":

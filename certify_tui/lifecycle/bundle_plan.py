@@ -90,7 +90,7 @@ def _entries(payload: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return found
 
 
-def find_account(entry: dict[str, Any]) -> tuple[Account | None, bool]:
+def match_account(entry: dict[str, Any]) -> tuple[Account | None, bool]:
     """The local account the bundle's one is (same CA and account URL), else one it would clash with (same
     email at the same CA); the flag says which."""
     query = Account.select().where(Account.directory_url == entry.get("directory_url"))
@@ -116,7 +116,7 @@ def _account_item(entry: dict[str, Any]) -> BundleItem:
     name = f"{entry.get('email')} at {entry.get('directory_url')}"
     if not entry.get("account_key_pem") or not entry.get("directory_url") or not entry.get("email"):
         raise BundleUnreadable(f"The bundle's account {name} is damaged (no key or CA). Nothing was changed.")
-    row, same = find_account(entry)
+    row, same = match_account(entry)
     if row is None:
         return BundleItem("account", name, "new", f"account URL {entry.get('uri') or '-'}", entry)
     if not same:
@@ -240,11 +240,12 @@ def _default_rule_item(rule: Any) -> BundleItem:
     here = open_rules_json([row.value])[0] if row is not None and row.value else None
     if rule is None:
         return BundleItem("setting", name, "unchanged", "the bundle has none")
-    if here is not None and _normal(here) == _normal(rule):
+    default = _normal(make_rule("http-01").to_json())
+    current = _normal(here) if here is not None else default
+    if current == _normal(rule):
         return BundleItem("setting", name, "unchanged")
     shown = f"{rule.get('challenge')} {rule.get('provider') or ''}".strip()
-    default = _normal(make_rule("http-01").to_json())
-    state = "changed" if here is None or _normal(here) == default else "conflict"
+    state = "changed" if current == default else "conflict"
     return BundleItem("setting", name, state, shown + ("" if state == "changed" else ", another one here"), rule)
 
 
