@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from certify_tui.bundle.crypto import seal_bundle
+from certify_tui.bundle.crypto import check_passphrase, seal_bundle
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.errors import OperationError, UsageError
 from certify_tui.lifecycle.settings import DEFAULT_RULE_KEY, get_settings
@@ -117,6 +117,7 @@ def export_bundle(data: DataDir, target: str, passphrase: str) -> dict[str, Any]
         raise UsageError(f"{path} is a folder: give the bundle's file name.", field="file")
     if not path.parent.is_dir():
         raise UsageError(f"The folder {path.parent} does not exist.", field="file")
+    check_passphrase(passphrase)  # before reading every secret
     payload = collect(data)
     sealed = seal_bundle(payload, passphrase)
     write_private_file(path, sealed)

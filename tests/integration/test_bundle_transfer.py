@@ -6,14 +6,19 @@ are skipped unless --replace."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import pty
+import select
+import signal
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from integration.helpers import PebbleLog, open_core
+from integration.helpers import CLI, PebbleLog, open_core
 from integration.test_cli import add_account, add_cert, clean_error, cli, ok
 from servers.pebble import PebbleServer
 
@@ -209,3 +214,40 @@ def test_a_failure_during_the_import_leaves_nothing_behind(source: dict[str, Pat
     leftovers = [p.name for p in (target / "certificates").iterdir()] if (target / "certificates").exists() else []
     assert [name for name in leftovers if not name.startswith(".")] == [], leftovers
     assert not list((target / "certificates" / ".storing").glob("*"))  # nothing left for repair to do
+
+
+def at_terminal(data: Path, answers: list[str], *args: str) -> tuple[int, str]:
+    """Run certify-tui on a pseudo-terminal, typing each answer after each prompt; (exit code, what it showed)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the real console script, on the terminal
+        os.execv(str(CLI), [str(CLI), "--data-dir", str(data), *args])
+    shown, deadline = b"", time.monotonic() + 60
+
+    def read() -> bytes:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"no answer from certify-tui; it showed: {shown!r}")
+        return os.read(fd, 1024)
+
+    for answer in answers:
+        prompts = shown.count(b": ")
+        while shown.count(b": ") == prompts:
+            shown += read()
+        os.write(fd, answer.encode() + b"\n")
+    with contextlib.suppress(OSError):  # the terminal closes with the process
+        while chunk := read():
+            shown += chunk
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), shown.decode(errors="replace")
+
+
+def test_export_at_a_terminal_asks_twice(source: dict[str, Path], tmp_path: Path) -> None:
+    bundle = tmp_path / "typed.bundle"
+    code, shown = at_terminal(source["data"], [PASSPHRASE, PASSPHRASE + "?"], "export", "bundle", str(bundle))
+    assert code == 2 and "The two passphrases differ: nothing was written." in shown, shown
+    assert not bundle.exists()
+    code, shown = at_terminal(source["data"], [PASSPHRASE, PASSPHRASE], "export", "bundle", str(bundle))
+    assert code == 0 and "Wrote" in shown and PASSPHRASE not in shown, shown  # not echoed
+    target = tmp_path / "target"
+    code, shown = at_terminal(target, [PASSPHRASE], "import", "bundle", str(bundle), "--dry-run")
+    assert code == 0 and "new      certificate  web" in shown, shown
