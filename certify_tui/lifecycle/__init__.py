@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from certify_tui.cert_test import Check
     from certify_tui.deploy.base import DeploymentTask
     from certify_tui.deploy.tasks.runner import TaskOutcome
+    from certify_tui.lifecycle.bundle_plan import BundlePlan
     from certify_tui.lifecycle.cert_import import CertificateBundle
     from certify_tui.lifecycle.import_certbot import CertbotImport
     from certify_tui.lifecycle.renew import RenewOutcome
@@ -226,6 +227,26 @@ class Core:
     def credential_names(challenge: str | None = None, provider: str | None = None) -> list[str]:
         """The stored credentials' names, those for one challenge type and provider if given."""
         return credentials.credential_names(challenge, provider)
+
+    # -- encrypted bundles: a whole installation moved to another data folder ---------------------------
+    def export_bundle(self, target: str, passphrase: str) -> dict[str, Any]:
+        """Write everything (accounts with keys, credentials with secrets, certificates with settings, tasks
+        and current files, settings) to `target`, encrypted with the passphrase; a summary."""
+        from certify_tui.lifecycle.bundle_export import export_bundle
+
+        return export_bundle(self.data, target, passphrase)
+
+    def plan_bundle_import(self, source: str, passphrase: str, *, replace: bool = False) -> BundlePlan:
+        """What importing the bundle would do, item by item (new, changed, conflict...); nothing is written."""
+        from certify_tui.lifecycle.bundle_plan import plan_import
+
+        return plan_import(source, passphrase, replace=replace)
+
+    def import_bundle(self, plan: BundlePlan) -> dict[str, Any]:
+        """Apply a plan from `plan_bundle_import` in one transaction, whole or not at all."""
+        from certify_tui.lifecycle.bundle_apply import apply_import
+
+        return apply_import(self.data, plan)
 
     # -- deployment tasks, numbered from 1 ---------------------------------------------------------
     def list_tasks(self, name: str) -> list[TaskConfig]:

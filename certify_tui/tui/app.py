@@ -147,6 +147,16 @@ class CertifyApp(App[None]):
 
         self._push_once(SettingsScreen, SettingsScreen)
 
+    def action_export_bundle(self) -> None:
+        from certify_tui.tui.screens.bundle import ExportBundleScreen
+
+        self._push_once(ExportBundleScreen, ExportBundleScreen)
+
+    def action_import_bundle(self) -> None:
+        from certify_tui.tui.screens.bundle import ImportBundleScreen
+
+        self._push_once(ImportBundleScreen, ImportBundleScreen)
+
     async def action_quit(self) -> None:
         if self.requests_running:
             def answered(yes: bool | None) -> None:
@@ -165,6 +175,10 @@ class CertifyApp(App[None]):
         yield SystemCommand("Accounts", "List, add and deactivate ACME accounts", self.action_accounts)
         yield SystemCommand("Settings", "Renewal defaults and the renewal worker", self.action_settings)
         yield SystemCommand("Help", "Every key binding", self.action_help)
+        yield SystemCommand("Export bundle", "Everything (accounts, certificates, credentials, settings) to one "
+                                             "encrypted file, to move to another server", self.action_export_bundle)
+        yield SystemCommand("Import bundle", "Preview and import an encrypted bundle from another installation",
+                            self.action_import_bundle)
         home = self._home()
         if home is not None:
             yield SystemCommand("Filter certificates", "Show only certificates matching a text",
