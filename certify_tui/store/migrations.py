@@ -112,11 +112,33 @@ def _v6_tags_and_revocation(db: peewee.Database) -> None:
                                                  "revocation_checked_at"))
 
 
+def _v7_alerts_and_failover(db: peewee.Database) -> None:
+    """Alert state, CA failover and rate limits on certificates; which account issued each version."""
+    _add_columns(db, models.ManagedCertificate, ("fallback_accounts", "ca_failure_count", "rate_limited_until",
+                                                 "alert_state"))
+    _add_columns(db, models.CertificateVersion, ("account_id",))
+
+
 def _add_columns(db: peewee.Database, model: type[models.BaseModel], columns: tuple[str, ...]) -> None:
+    """Add the model's columns that the table lacks, existing rows given the field's default.
+
+    Not peewee's add_column: for a NOT NULL column on SQLite it rebuilds the table (copy, drop, rename), and
+    dropping managed_certificate cascades to every certificate_version row. On SQLite the column stays
+    nullable (the models always write a value); elsewhere NOT NULL is a plain ALTER."""
     migrator = SchemaMigrator.from_database(db)
-    existing = {c.name for c in db.get_columns(model._meta.table_name)}
-    migrate(*[migrator.add_column(model._meta.table_name, name, model._meta.fields[name])
-              for name in columns if name not in existing])
+    table = model._meta.table_name
+    existing = {c.name for c in db.get_columns(table)}
+    operations = []
+    for name in columns:
+        if name in existing:
+            continue
+        field = model._meta.fields[name]
+        operations.append(migrator.alter_add_column(table, name, field))
+        if not field.null:
+            operations.append(migrator.apply_default(table, name, field))
+            if not isinstance(db, peewee.SqliteDatabase):
+                operations.append(migrator.add_not_null(table, name))
+    migrate(*operations)
 
 
 def _param(db: peewee.Database) -> str:
@@ -125,5 +147,5 @@ def _param(db: peewee.Database) -> str:
 
 MIGRATIONS: list[Callable[[peewee.Database], None]] = [_v1_initial, _v2_settings, _v3_renewal, _v4_name_nocase,
                                                        _v5_credentials_and_sealed_secrets,
-                                                       _v6_tags_and_revocation]
+                                                       _v6_tags_and_revocation, _v7_alerts_and_failover]
 LATEST = len(MIGRATIONS)

@@ -106,6 +106,11 @@ class ManagedCertificate(BaseModel):
     revoked_at = UTCDateTimeField(null=True)
     revocation_reason = peewee.CharField(null=True)  # RFC 5280 reason name, e.g. keyCompromise
     revocation_checked_at = UTCDateTimeField(null=True)  # the last OCSP/CRL check, at most one a day
+    # Added in schema 7: CA failover, rate limits, alerts.
+    fallback_accounts = JSONField(default=list)  # account ids to fail over to, in order, after CA-side failures
+    ca_failure_count = peewee.IntegerField(default=0)  # consecutive CA-side failures (not validation ones)
+    rate_limited_until = UTCDateTimeField(null=True)  # the CA's Retry-After for a rateLimited problem
+    alert_state = JSONField(default=dict)  # which alerts were sent for the current episode: never one per retry
 
     def save(self, force_insert: bool = False, only: Iterable[Any] | None = None) -> int:
         self.updated_at = _now()
@@ -124,6 +129,7 @@ class CertificateVersion(BaseModel):
     archive_dir = peewee.CharField()
     files = JSONField(default=dict)
     created_at = UTCDateTimeField(default=_now)
+    account_id = peewee.IntegerField(null=True)  # schema 7: the account (so the CA) that issued it; None: unknown
 
     class Meta:
         indexes = ((("certificate", "version"), True),)

@@ -107,15 +107,36 @@ def test_reopening_is_idempotent(db: peewee.Database, db_path: Path) -> None:
 
 def test_schema_6_adds_tags_and_revocation_to_existing_rows(db: peewee.Database, db_path: Path) -> None:
     """A database from schema 5 (no tags, no revocation columns) keeps its certificates and gains the columns."""
-    ManagedCertificate.create(name="old", account=_account(), primary_identifier="a.example.com",
-                              identifiers=["a.example.com"])
+    cert = ManagedCertificate.create(name="old", account=_account(), primary_identifier="a.example.com",
+                                     identifiers=["a.example.com"])
+    now = datetime.now(UTC)
+    CertificateVersion.create(certificate=cert, version=1, serial="01", not_before=now, not_after=now,
+                              fingerprint_sha256="ab", archive_dir="/x")
     for column in ("tags", "revoked_at", "revocation_reason", "revocation_checked_at"):
         db.execute_sql(f"ALTER TABLE managed_certificate DROP COLUMN {column}")
-    db.execute_sql("DELETE FROM schema_version WHERE version = 6")
+    db.execute_sql("DELETE FROM schema_version WHERE version >= 6")
     close_database()
     open_database(database_url_for(db_path))
     old = ManagedCertificate.get(ManagedCertificate.name == "old")
     assert (old.tags, old.revoked_at, old.revocation_reason) == ([], None, None)
+    assert CertificateVersion.select().count() == 1  # the upgrade kept the versions (no table rebuild)
+
+
+def test_schema_7_adds_failover_and_alert_columns(db: peewee.Database, db_path: Path) -> None:
+    cert = ManagedCertificate.create(name="old", account=_account(), primary_identifier="a.example.com",
+                                     identifiers=["a.example.com"])
+    now = datetime.now(UTC)
+    CertificateVersion.create(certificate=cert, version=1, serial="01", not_before=now, not_after=now,
+                              fingerprint_sha256="ab", archive_dir="/x")
+    for column in ("fallback_accounts", "ca_failure_count", "rate_limited_until", "alert_state"):
+        db.execute_sql(f"ALTER TABLE managed_certificate DROP COLUMN {column}")
+    db.execute_sql("ALTER TABLE certificate_version DROP COLUMN account_id")
+    db.execute_sql("DELETE FROM schema_version WHERE version = 7")
+    close_database()
+    open_database(database_url_for(db_path))
+    old = ManagedCertificate.get(ManagedCertificate.name == "old")
+    assert (old.fallback_accounts, old.ca_failure_count, old.rate_limited_until, old.alert_state) == ([], 0, None, {})
+    assert CertificateVersion.get().account_id is None
 
 
 def test_newer_schema_refused(db: peewee.Database, db_path: Path) -> None:
