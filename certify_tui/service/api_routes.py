@@ -5,6 +5,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Request, Response
 
 from certify_tui.service import (
+    api_routes_bundle,
     api_routes_certificates,
     api_routes_renew,
     api_routes_revoke,
@@ -24,6 +25,7 @@ ROUTES: tuple[Route, ...] = (
     *api_routes_certificates.ROUTES,
     *api_routes_renew.ROUTES,
     *api_routes_revoke.ROUTES,
+    *api_routes_bundle.ROUTES,
     *api_routes_tasks.ROUTES,
     # Behind the token like the rest: the API's callers hold the token, and without it nothing (not even
     # which paths exist) is revealed.
