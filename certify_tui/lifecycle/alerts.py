@@ -1,0 +1,114 @@
+"""Sending what the alert policy decides: after each renewal outcome, and in a sweep after each run.
+
+Whatever runs renewals calls these (the service's and the TUI's worker through Core, `certify-tui renew`):
+`after_outcome` right after a certificate's renewal failed or succeeded, `sweep` once the run is over (expiry
+warnings, recoveries by other paths, the digest). The decision is alerts_policy.decide; this module reads the
+rows, sends through notify.send_alert, keeps alert_state, and records the last delivery for `status`.
+An alert is marked sent once a channel was tried (a channel that refuses it is reported in `status`, not
+retried every few minutes); with no channel configured nothing is marked, so nothing is lost meanwhile.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from certify_tui.lifecycle import alerts_digest
+from certify_tui.lifecycle.alerts_policy import Alert, AlertPolicy, CertState, decide
+from certify_tui.lifecycle.alerts_records import LAST_DELIVERY_KEY, LAST_RUN_KEY, put_record
+from certify_tui.renewal import policy as renewal_policy
+from certify_tui.store.models import ManagedCertificate
+
+log = logging.getLogger("certify_tui")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    kind: str
+    name: str | None
+    title: str
+    tried: int  # channels tried; 0: none configured
+    failed: tuple[str, ...]  # the redacted channels that refused it
+
+    @property
+    def ok(self) -> bool:
+        return self.tried > 0 and not self.failed
+
+
+def cert_state(cert: ManagedCertificate) -> CertState:
+    due = None
+    if cert.not_before is not None and cert.not_after is not None:
+        due = renewal_policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)
+        if cert.ari_renew_at is not None:
+            due = min(due, cert.ari_renew_at)
+    return CertState(name=cert.name, status=cert.status, failure_count=cert.failure_count or 0,
+                     last_error=cert.last_error, not_after=cert.not_after, renewal_due=due,
+                     date_issued=cert.date_issued, deploy_error=cert.deploy_error, next_attempt=cert.next_attempt)
+
+
+def after_outcome(settings: dict[str, Any], name: str, action: str) -> list[Delivery]:
+    """The alerts one renewal outcome calls for (renewed, failed, deploy-failed), sent now."""
+    if action not in ("renewed", "failed", "deploy-failed"):
+        return []
+    return evaluate(settings, [name], renewed={name} if action in ("renewed", "deploy-failed") else set())
+
+
+def sweep(settings: dict[str, Any], *, by: str, outcomes: Iterable[Any] = (), send: bool = True,
+          now: datetime | None = None) -> list[Delivery]:
+    """After a run: every certificate's pending alerts (expiry, recovery...), then the digest when due; the run
+    is recorded for `status`. `outcomes`: the run's RenewOutcome list (for the record only). `send`: False
+    records the run only (`renew --no-notify`)."""
+    now = now or datetime.now(UTC)
+    actions: dict[str, int] = {}
+    for outcome in outcomes:
+        actions[outcome.action] = actions.get(outcome.action, 0) + 1
+    put_record(LAST_RUN_KEY, {"at": now.isoformat(), "by": by, "outcomes": actions})
+    if not send:
+        return []
+    sent = evaluate(settings, None, now=now)
+    digest = alerts_digest.due_digest(settings, now)
+    if digest is not None:
+        title, body = digest
+        delivery = _deliver(settings, Alert("digest", "", title, body), now)
+        if delivery.tried:
+            alerts_digest.mark_sent(now)
+        sent.append(delivery)
+    return sent
+
+
+def evaluate(settings: dict[str, Any], names: list[str] | None, *, renewed: set[str] | None = None,
+             now: datetime | None = None) -> list[Delivery]:
+    """Decide and send for the named certificates (None: all); alert_state saved when something was sent."""
+    now = now or datetime.now(UTC)
+    policy = AlertPolicy.from_settings(settings)
+    query = ManagedCertificate.select().order_by(ManagedCertificate.name)
+    if names is not None:
+        query = query.where(ManagedCertificate.name.in_(names))
+    sent: list[Delivery] = []
+    for cert in query:
+        decision = decide(cert_state(cert), dict(cert.alert_state or {}), policy, now,
+                          renewed=cert.name in (renewed or set()))
+        deliveries = [_deliver(settings, alert, now) for alert in decision.alerts]
+        sent += deliveries
+        # Unsent (no channel): keep the old memory so the alert goes out once a channel is configured.
+        if all(d.tried for d in deliveries) and decision.state != (cert.alert_state or {}):
+            ManagedCertificate.update(alert_state=decision.state).where(
+                ManagedCertificate.id == cert.id).execute()
+    return sent
+
+
+def _deliver(settings: dict[str, Any], alert: Alert, now: datetime) -> Delivery:
+    from certify_tui import notify  # apprise loads only when something is to be sent
+
+    tried, failed = notify.send_alert(settings, alert.title, alert.body, alert.kind)
+    delivery = Delivery(alert.kind, alert.name or None, alert.title, tried, tuple(failed))
+    if tried:
+        log.info("alert sent (%s) for %s: %s%s", alert.kind, alert.name or "the fleet", alert.title,
+                 f"; refused by {', '.join(failed)}" if failed else "")
+        put_record(LAST_DELIVERY_KEY, {"at": now.isoformat(), "kind": alert.kind, "name": alert.name or None,
+                                 "title": alert.title, "ok": delivery.ok, "channels": tried,
+                                 "failed": list(failed)})
+    return delivery
