@@ -46,7 +46,8 @@ def cert_state(cert: ManagedCertificate) -> CertState:
             due = min(due, cert.ari_renew_at)
     return CertState(name=cert.name, status=cert.status, failure_count=cert.failure_count or 0,
                      last_error=cert.last_error, not_after=cert.not_after, renewal_due=due,
-                     date_issued=cert.date_issued, deploy_error=cert.deploy_error, next_attempt=cert.next_attempt)
+                     date_issued=cert.date_issued, deploy_error=cert.deploy_error, next_attempt=cert.next_attempt,
+                     lifetime=cert.not_after - cert.not_before if cert.not_after and cert.not_before else None)
 
 
 def after_outcome(settings: dict[str, Any], name: str, action: str) -> list[Delivery]:

@@ -62,6 +62,16 @@ class CertState:
     date_issued: datetime | None = None
     deploy_error: str | None = None
     next_attempt: datetime | None = None
+    lifetime: timedelta | None = None  # not_after - not_before
+
+
+def renewal_overdue(due: datetime | None, failure_count: int, lifetime: timedelta | None, now: datetime) -> bool:
+    """Should this certificate have been renewed by now? Its renewal is due and either failed, or was not done
+    within a grace period (a day, less for short-lived certificates): one renewing on schedule is not news."""
+    if due is None or due > now:
+        return due is None
+    grace = min(timedelta(days=1), lifetime / 20) if lifetime else timedelta(days=1)
+    return failure_count > 0 or now - due >= grace
 
 
 @dataclass(frozen=True)
@@ -139,8 +149,7 @@ def _expiry(cert: CertState, state: dict[str, Any], policy: AlertPolicy, now: da
     episode = cert.not_after.isoformat()
     if state.get("expiry_of") != episode:  # a new certificate: a new episode
         state["expiry_of"], state["expiry_warned"] = episode, []
-    # Only a certificate whose renewal should have happened by now: one renewing on schedule is not news.
-    if cert.renewal_due is not None and cert.renewal_due > now:
+    if not renewal_overdue(cert.renewal_due, cert.failure_count, cert.lifetime, now):
         return
     left = cert.not_after - now
     warned = set(state.get("expiry_warned") or [])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from certify_tui.lifecycle.alerts_policy import AlertPolicy, parse_days
+from certify_tui.lifecycle.alerts_policy import AlertPolicy, parse_days, renewal_overdue
 from certify_tui.lifecycle.alerts_records import LAST_DELIVERY_KEY, LAST_RUN_KEY, get_record
 from certify_tui.renewal import policy as renewal_policy
 from certify_tui.store.models import ManagedCertificate
@@ -71,7 +71,7 @@ def _warnings(cert: ManagedCertificate, policy: AlertPolicy, horizon: timedelta,
         due = renewal_policy.renewal_due(cert.not_before, cert.not_after, cert.renewal)
         if cert.ari_renew_at is not None:
             due = min(due, cert.ari_renew_at)
-        if due <= now:  # renewing on schedule is not a warning; overdue is
+        if renewal_overdue(due, cert.failure_count or 0, cert.not_after - cert.not_before, now):
             days = (cert.not_after - now).total_seconds() / 86400
             add("expiring", f"expires {cert.not_after:%Y-%m-%d %H:%M} UTC ({days:.1f} days), not renewed yet")
     if cert.failure_count and cert.failure_count >= policy.failures:
