@@ -214,3 +214,33 @@ def test_alerts_renew_from_cron_warns_of_a_short_lived_certificate_near_expiry(
     assert f"{name} recovered" in messages.subjects()[2]
     _cron(data_dir)  # nothing due: no message
     assert len(messages.subjects()) == 3
+
+
+def test_alerts_daily_digest_is_sent_once_a_day_by_the_run(
+        core: Core, pebble: PebbleServer, inbox: tuple[_Inbox, int]) -> None:
+    from certify_tui.lifecycle.alerts_records import DIGEST_SENT_KEY, put_record
+
+    messages, port = inbox
+    add_account(core, pebble)
+    good, bad = unique("digestok"), unique("digestko")
+    add_standalone_cert(core, pebble, good, [f"{good}.example.test"])
+    add_standalone_cert(core, pebble, bad, [f"{bad}.example.test"])
+    core.request(good)
+    _smtp_only(core, port)
+    core.update_settings({"alert_digest": "daily", "alert_expiry_days": "off"})
+    ManagedCertificate.update(status="failed", failure_count=3, last_error="the CA could not connect").where(
+        ManagedCertificate.name == bad).execute()
+
+    assert core.alert_sweep("service") == 2  # the failure alert for `bad`, and the first digest
+    subjects, bodies = messages.subjects(), messages.bodies()
+    assert any(f"renewal of {bad} FAILED 3 times" in s for s in subjects)
+    digest = next(b for s, b in zip(subjects, bodies, strict=True) if "daily digest" in s)
+    assert "Certificates: 2 (1 failed, 1 valid)." in digest
+    assert f"- {bad}: failed 3 times in a row: the CA could not connect" in digest
+    assert f"- {good}: " in digest.split("Soonest expiries:")[1]
+
+    assert core.alert_sweep("service") == 0  # the next check the same day: nothing new
+    assert len(messages.subjects()) == 2
+    put_record(DIGEST_SENT_KEY, {"at": (datetime.now(UTC) - timedelta(days=1)).isoformat()})  # a day later
+    assert core.alert_sweep("service") == 1
+    assert "daily digest" in messages.subjects()[2]
