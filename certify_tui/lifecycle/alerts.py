@@ -54,7 +54,11 @@ def after_outcome(settings: dict[str, Any], name: str, action: str) -> list[Deli
     """The alerts one renewal outcome calls for (renewed, failed, deploy-failed), sent now."""
     if action not in ("renewed", "failed", "deploy-failed"):
         return []
-    return evaluate(settings, [name], renewed={name} if action in ("renewed", "deploy-failed") else set())
+    try:
+        return evaluate(settings, [name], renewed={name} if action in ("renewed", "deploy-failed") else set())
+    except Exception as exc:  # noqa: BLE001 - e.g. a read-only database: the renewal's own result matters more
+        log.warning("alerts for %s could not be decided: %s", name, exc)
+        return []
 
 
 def sweep(settings: dict[str, Any], *, by: str, outcomes: Iterable[Any] = (), send: bool = True,
@@ -69,7 +73,11 @@ def sweep(settings: dict[str, Any], *, by: str, outcomes: Iterable[Any] = (), se
     put_record(LAST_RUN_KEY, {"at": now.isoformat(), "by": by, "outcomes": actions})
     if not send:
         return []
-    sent = evaluate(settings, None, now=now)
+    try:
+        sent = evaluate(settings, None, now=now)
+    except Exception as exc:  # noqa: BLE001 - e.g. a read-only database: the run's own result matters more
+        log.warning("alerts could not be decided: %s", exc)
+        return []
     digest = alerts_digest.due_digest(settings, now)
     if digest is not None:
         title, body = digest
