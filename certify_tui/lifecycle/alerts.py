@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from certify_tui.lifecycle import alerts_digest
@@ -55,7 +55,7 @@ def after_outcome(settings: dict[str, Any], name: str, action: str) -> list[Deli
     if action not in ("renewed", "failed", "deploy-failed"):
         return []
     try:
-        return evaluate(settings, [name], renewed={name} if action in ("renewed", "deploy-failed") else set())
+        return evaluate(settings, [name], renewed={name} if action == "renewed" else set())
     except Exception as exc:  # noqa: BLE001 - e.g. a read-only database: the renewal's own result matters more
         log.warning("alerts for %s could not be decided: %s", name, exc)
         return []
@@ -93,9 +93,15 @@ def evaluate(settings: dict[str, Any], names: list[str] | None, *, renewed: set[
     """Decide and send for the named certificates (None: all); alert_state saved when something was sent."""
     now = now or datetime.now(UTC)
     policy = AlertPolicy.from_settings(settings)
-    query = ManagedCertificate.select().order_by(ManagedCertificate.name)
+    m = ManagedCertificate
+    query = m.select(m.id, m.name, m.status, m.failure_count, m.last_error, m.not_before, m.not_after, m.renewal,
+                     m.ari_renew_at, m.date_issued, m.deploy_error, m.next_attempt, m.alert_state).order_by(m.name)
     if names is not None:
-        query = query.where(ManagedCertificate.name.in_(names))
+        query = query.where(m.name.in_(names))
+    else:  # only what can call for an alert: a fleet of healthy certificates costs one indexed-free scan, no decode
+        horizon = now + timedelta(days=max(policy.expiry_days, default=0))
+        query = query.where((m.failure_count > 0) | m.deploy_error.is_null(False) | (m.not_after <= horizon)
+                            | (m.alert_state != {}))
     sent: list[Delivery] = []
     for cert in query:
         decision = decide(cert_state(cert), dict(cert.alert_state or {}), policy, now,

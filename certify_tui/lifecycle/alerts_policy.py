@@ -147,8 +147,9 @@ def _expiry(cert: CertState, state: dict[str, Any], policy: AlertPolicy, now: da
         state.pop("expiry_warned", None)
         return
     episode = cert.not_after.isoformat()
-    if state.get("expiry_of") != episode:  # a new certificate: a new episode
-        state["expiry_of"], state["expiry_warned"] = episode, []
+    if state.get("expiry_of") != episode:  # a new certificate: a new episode (a healthy one keeps no memory)
+        state.pop("expiry_of", None)
+        state.pop("expiry_warned", None)
     if not renewal_overdue(cert.renewal_due, cert.failure_count, cert.lifetime, now):
         return
     left = cert.not_after - now
@@ -156,7 +157,7 @@ def _expiry(cert: CertState, state: dict[str, Any], policy: AlertPolicy, now: da
     crossed = [d for d in policy.expiry_days if left <= timedelta(days=d)]
     if not crossed or set(crossed) <= warned:
         return
-    state["expiry_warned"] = sorted(warned | set(crossed), reverse=True)
+    state["expiry_of"], state["expiry_warned"] = episode, sorted(warned | set(crossed), reverse=True)
     when = f"{cert.not_after:%Y-%m-%d %H:%M} UTC"
     if left <= timedelta(0):
         title, lead = f"{cert.name} has EXPIRED", f"{cert.name} expired at {when} and was not renewed."

@@ -244,3 +244,36 @@ def test_alerts_daily_digest_is_sent_once_a_day_by_the_run(
     put_record(DIGEST_SENT_KEY, {"at": (datetime.now(UTC) - timedelta(days=1)).isoformat()})  # a day later
     assert core.alert_sweep("service") == 1
     assert "daily digest" in messages.subjects()[2]
+
+
+def test_alerts_summary_names_each_kind_of_warning(core: Core, pebble: PebbleServer) -> None:
+    add_account(core, pebble)
+    now = datetime.now(UTC)
+    names = {kind: unique(kind.replace("-", "")) for kind in
+             ("healthy", "failing", "rate-limited", "revoked", "expiring", "expired", "deploy-failed")}
+    for name in names.values():
+        add_standalone_cert(core, pebble, name, [f"{name}.example.test"])
+    m = ManagedCertificate
+    fresh = {"status": "valid", "not_before": now - timedelta(days=1), "not_after": now + timedelta(days=89),
+             "next_attempt": now + timedelta(days=60)}
+    rows = {"healthy": fresh,
+            "failing": {**fresh, "status": "failed", "failure_count": 2, "last_error": "the CA answered 503"},
+            "rate-limited": {**fresh, "rate_limited_until": now + timedelta(hours=3)},
+            "revoked": {**fresh, "status": "revoked", "revoked_at": now},
+            "expiring": {"status": "failed", "failure_count": 1, "not_before": now - timedelta(days=85),
+                         "not_after": now + timedelta(days=5)},
+            "expired": {"status": "valid", "not_before": now - timedelta(days=91), "not_after": now - timedelta(days=1)},
+            "deploy-failed": {**fresh, "deploy_error": "nginx -t failed"}}
+    for kind, values in rows.items():
+        m.update(**values).where(m.name == names[kind]).execute()
+
+    summary = core.status_summary()
+    found = {(w["name"], w["kind"]) for w in summary["warnings"]}
+    assert found == {(names[k], k) for k in rows if k != "healthy"}, summary["warnings"]
+    detail = {w["kind"]: w["detail"] for w in summary["warnings"]}
+    assert detail["rate-limited"].startswith("rate limited until ")
+    assert detail["failing"] == "failed 2 times in a row: the CA answered 503"
+    assert summary["counts"] == {"failed": 2, "revoked": 1, "valid": 4}
+    assert summary["total"] == 7
+    assert [e["name"] for e in summary["soonest_expiries"]][:2] == [names["expired"], names["expiring"]]
+    assert summary["next_renewals"][0]["at"] <= summary["next_renewals"][-1]["at"]
