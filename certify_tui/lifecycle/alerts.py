@@ -5,7 +5,7 @@ Whatever runs renewals calls these (the service's and the TUI's worker through C
 warnings, recoveries by other paths, the digest). The decision is alerts_policy.decide; this module reads the
 rows, sends through notify.send_alert, keeps alert_state, and records the last delivery for `status`.
 An alert is marked sent once a channel was tried (a channel that refuses it is reported in `status`, not
-retried every few minutes); with no channel configured nothing is marked, so nothing is lost meanwhile.
+retried every few minutes); with no channel configured nothing is decided, so nothing is lost meanwhile.
 """
 
 from __future__ import annotations
@@ -90,7 +90,12 @@ def sweep(settings: dict[str, Any], *, by: str, outcomes: Iterable[Any] = (), se
 
 def evaluate(settings: dict[str, Any], names: list[str] | None, *, renewed: set[str] | None = None,
              now: datetime | None = None) -> list[Delivery]:
-    """Decide and send for the named certificates (None: all); alert_state saved when something was sent."""
+    """Decide and send for the named certificates (None: all). Nothing is decided while no channel is configured,
+    so nothing is marked sent meanwhile (the alerts go out once one is)."""
+    from certify_tui import notify  # apprise loads only when something is to be sent
+
+    if not notify.channel_names(settings):
+        return []
     now = now or datetime.now(UTC)
     policy = AlertPolicy.from_settings(settings)
     m = ManagedCertificate
@@ -98,20 +103,23 @@ def evaluate(settings: dict[str, Any], names: list[str] | None, *, renewed: set[
                      m.ari_renew_at, m.date_issued, m.deploy_error, m.next_attempt, m.alert_state).order_by(m.name)
     if names is not None:
         query = query.where(m.name.in_(names))
-    else:  # only what can call for an alert: a fleet of healthy certificates costs one indexed-free scan, no decode
+    else:  # only what can call for an alert: a large healthy fleet is not even read
         horizon = now + timedelta(days=max(policy.expiry_days, default=0))
         query = query.where((m.failure_count > 0) | m.deploy_error.is_null(False) | (m.not_after <= horizon)
                             | (m.alert_state != {}))
     sent: list[Delivery] = []
     for cert in query:
-        decision = decide(cert_state(cert), dict(cert.alert_state or {}), policy, now,
-                          renewed=cert.name in (renewed or set()))
-        deliveries = [_deliver(settings, alert, now) for alert in decision.alerts]
-        sent += deliveries
-        # Unsent (no channel): keep the old memory so the alert goes out once a channel is configured.
-        if all(d.tried for d in deliveries) and decision.state != (cert.alert_state or {}):
-            ManagedCertificate.update(alert_state=decision.state).where(
-                ManagedCertificate.id == cert.id).execute()
+        before = dict(cert.alert_state or {})
+        decision = decide(cert_state(cert), before, policy, now, renewed=cert.name in (renewed or set()))
+        # Claimed before sending, only if no other process (the service and a cron run) changed it since we read
+        # it: of two processes seeing the same event, one sends.
+        unchanged = m.alert_state == before
+        if not before:  # a row the schema upgrade left NULL
+            unchanged = unchanged | m.alert_state.is_null()
+        if decision.state != before and not m.update(alert_state=decision.state).where(
+                (m.id == cert.id) & unchanged).execute():
+            continue
+        sent += [_deliver(settings, alert, now) for alert in decision.alerts]
     return sent
 
 
