@@ -73,18 +73,17 @@ def sweep(settings: dict[str, Any], *, by: str, outcomes: Iterable[Any] = (), se
     put_record(LAST_RUN_KEY, {"at": now.isoformat(), "by": by, "outcomes": actions})
     if not send:
         return []
+    sent: list[Delivery] = []
     try:
-        sent = evaluate(settings, None, now=now)
+        sent += evaluate(settings, None, now=now)
+        digest = alerts_digest.due_digest(settings, now)
+        if digest is not None:
+            delivery = _deliver(settings, Alert("digest", "", *digest), now)
+            if delivery.tried:
+                alerts_digest.mark_sent(now)
+            sent.append(delivery)
     except Exception as exc:  # noqa: BLE001 - e.g. a read-only database: the run's own result matters more
         log.warning("alerts could not be decided: %s", exc)
-        return []
-    digest = alerts_digest.due_digest(settings, now)
-    if digest is not None:
-        title, body = digest
-        delivery = _deliver(settings, Alert("digest", "", title, body), now)
-        if delivery.tried:
-            alerts_digest.mark_sent(now)
-        sent.append(delivery)
     return sent
 
 
