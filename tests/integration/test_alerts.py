@@ -277,3 +277,31 @@ def test_alerts_summary_names_each_kind_of_warning(core: Core, pebble: PebbleSer
     assert summary["total"] == 7
     assert [e["name"] for e in summary["soonest_expiries"]][:2] == [names["expired"], names["expiring"]]
     assert summary["next_renewals"][0]["at"] <= summary["next_renewals"][-1]["at"]
+
+
+def test_alerts_failed_deployment_is_reported_once_per_issued_certificate(
+        core: Core, pebble: PebbleServer, inbox: tuple[_Inbox, int], tmp_path: Path) -> None:
+    from certify_tui.model import TaskConfig
+
+    messages, port = inbox
+    add_account(core, pebble)
+    name = unique("alertd")
+    add_standalone_cert(core, pebble, name, [f"{name}.example.test"])
+    core.add_task(name, TaskConfig("command", {"command": "false"}))  # a reload command that fails
+    _smtp_only(core, port)
+    core.update_settings({"alert_expiry_days": "off"})
+    cert = core.get_certificate(name)
+    cert.renewal = RenewalPolicy("days_before", 90)  # due at every check
+    cert.save()
+    _time_passes(name)
+    worker = RenewalWorker(core, where="service", maintenance=False)
+
+    assert [o.action for o in worker.check_now()] == ["deploy-failed"]
+    assert len(messages.subjects()) == 1 and f"deployment of {name} FAILED" in messages.subjects()[0]
+    assert f"certify-tui cert deploy {name}" in messages.bodies()[0]
+    core.alert_sweep("service")  # the sweep sees the same deployment failure: nothing more
+    assert len(messages.subjects()) == 1
+
+    _time_passes(name)  # the next certificate fails to deploy too: that is news again
+    assert [o.action for o in worker.check_now()] == ["deploy-failed"]
+    assert len(messages.subjects()) == 2
