@@ -182,3 +182,32 @@ def send_test(core_settings: Mapping[str, Any]) -> tuple[bool, str]:
     if delivered:
         return True, f"Test notification sent to {len(urls)} URL(s)."
     return False, f"Sending failed for {', '.join(failed)} (details in the app log)."
+
+
+# --- alerts (issue 13): one entry point the alert policy sends through -------------------------------------
+# The channels branch may replace this with its own `send(settings, title, body, kind)`; the alert policy
+# (lifecycle/alerts_send.py) calls only this function.
+_ALERT_TYPES = {"failure": apprise.NotifyType.FAILURE, "deploy": apprise.NotifyType.FAILURE,
+                "expiry": apprise.NotifyType.WARNING, "recovery": apprise.NotifyType.SUCCESS,
+                "success": apprise.NotifyType.SUCCESS}
+
+
+def send_alert(core_settings: Mapping[str, Any], title: str, body: str, kind: str) -> tuple[int, list[str]]:
+    """Send one alert to every configured URL: (how many URLs were tried, the redacted ones that failed).
+    (0, []) when none is set. Never raises; `title` and `body` must be free of secrets."""
+    try:
+        urls = split_notify_urls(core_settings.get("notify_urls"))
+        if not urls:
+            return 0, []
+        host = _hostname()
+        _delivered, failed = _send(urls, f"certify-tui: {title} ({host})", f"{body.strip()}\n\nHost: {host}",
+                                   _ALERT_TYPES.get(kind, apprise.NotifyType.INFO))
+        return len(urls), failed
+    except Exception as exc:  # never raises: the renewals matter more than their alerts
+        log.warning("alert %r could not be sent: %s", kind, type(exc).__name__)
+        return 0, [f"({type(exc).__name__})"]
+
+
+def channel_names(core_settings: Mapping[str, Any]) -> list[str]:
+    """The configured channels, redacted (for status screens)."""
+    return [describe_url(url) for url in split_notify_urls(core_settings.get("notify_urls"))]

@@ -1,4 +1,5 @@
-"""`certify-tui renew [NAME ...] [--force] [--dry-run] [--yes]`: one pass of the renewal worker, for cron or by hand."""
+"""`certify-tui renew [NAME ...] [--force] [--dry-run] [--yes] [--no-notify]`: one pass of the renewal worker, for
+cron or by hand; it sends the alerts the run calls for, as the service does."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ def register(sub: Subcommands) -> None:
                        help=f"do not ask before forcing more than {CONFIRM_ABOVE} renewals on a terminal")
     renew.add_argument("--no-revocation-check", dest="revocation_check", action="store_false",
                        help="skip the daily OCSP/CRL check a full run does first (a revoked certificate is renewed)")
+    renew.add_argument("--notify", action=argparse.BooleanOptionalAction, default=None,
+                       help="send the alerts the run calls for (failures, recoveries, expiry warnings, the digest) "
+                            "to the configured channels; default: on when a channel is configured")
     renew.add_argument("--json", action="store_true")
     renew.set_defaults(run=_renew)
 
@@ -46,8 +50,14 @@ def _renew(core: Core, args: argparse.Namespace) -> int:
                 return 1
     if args.revocation_check and not args.names and not args.dry_run:
         _check_revocations(core)
+    notify = args.notify is not False and not args.dry_run
+    if args.notify and not core.alert_channels():
+        print("certify-tui: --notify: no notification channel is configured, nothing will be sent "
+              "(certify-tui settings set notify_urls=URL).", file=sys.stderr)
     outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run, started=started,
-                          report_skipped=True)
+                          report_skipped=True, on_outcome=core.alert_outcome if notify else None)
+    if not args.dry_run:
+        core.alert_sweep("cron" if not sys.stdin.isatty() else "renew", outcomes, send=notify)
     if args.json:
         print_json([{**asdict(o), "ok": o.ok} for o in outcomes])
     elif not outcomes:

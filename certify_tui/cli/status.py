@@ -1,4 +1,7 @@
-"""`certify-tui status`: is a certify-tui service running for this data folder, and how are its certificates?"""
+"""`certify-tui status`: is a certify-tui service running for this data folder, and how are its certificates?
+
+The service part asks the running API; the "at a glance" part (counts, warnings, the last run, the alert
+channels) reads this data folder's database, so it is shown also when no service runs (cron setups)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ EXPIRING_DAYS = 14
 
 
 def register(sub: Subcommands) -> None:
-    status = sub.add_parser("status", help="show whether the certify-tui service (local API) is running")
+    status = sub.add_parser("status", help="whether the service runs; counts, warnings, last run, alert channels")
     status.add_argument("--json", action="store_true")
     status.set_defaults(run=_status)
 
@@ -31,7 +34,7 @@ def _status(core: Core, args: argparse.Namespace) -> int:
     info = read_service_info(core.data)
     report: dict[str, Any] = {
         "reachable": False, "host": None, "port": None, "pid": None, "version": None,
-        "certificates": None, "service_file": str(path), "error": None,
+        "certificates": None, "service_file": str(path), "error": None, "summary": core.status_summary(),
     }
     if info is None:
         why = "not found" if not path.exists() else "not valid"
@@ -66,6 +69,7 @@ def _status(core: Core, args: argparse.Namespace) -> int:
             _print_summary(report["certificates"])
         else:
             print(f"Cannot read its certificates: {report['error']}.")
+        print_glance(report["summary"])
     return 0 if report["error"] is None else 1
 
 
@@ -75,6 +79,7 @@ def _unreachable(args: argparse.Namespace, report: dict[str, Any], reason: str) 
         print_json(report)
     else:
         print(report["error"])
+        print_glance(report["summary"])
     return 1
 
 
@@ -122,3 +127,35 @@ def _parse(iso: Any) -> datetime | None:
     except ValueError:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def print_glance(glance: dict[str, Any]) -> None:
+    """The at-a-glance part: counts by state, warnings, next renewals, the last run, the alert channels."""
+    counts = ", ".join(f"{n} {state}" for state, n in glance["counts"].items())
+    print(f"By state: {counts or 'no certificates'}")
+    warnings = glance["warnings"]
+    print(f"In warning: {len(warnings) or 'none'}")
+    for warning in warnings:
+        print(f"  {warning['name']}: {warning['kind']}: {warning['detail']}")
+    nexts = [f"{n['name']} {_when(n['at'])}" for n in glance["next_renewals"]]
+    print(f"Next renewals: {', '.join(nexts) or 'none scheduled'}")
+    worker, run = glance.get("worker"), glance.get("last_run")
+    if worker:
+        state = "stale (not running?)" if worker.get("stale") else ("running" if worker.get("running") else "stopped")
+        print(f"Worker ({worker.get('where')} on {worker.get('host')}): {state}, last check "
+              f"{_when(worker.get('last_check'))}")
+    if run:
+        did = ", ".join(f"{n} {action}" for action, n in sorted((run.get("outcomes") or {}).items()))
+        print(f"Last renewal run: {_when(run.get('at'))} by {run.get('by')}" + (f" ({did})" if did else ""))
+    alerts = glance["alerts"]
+    channels = alerts["channels"]
+    print(f"Alert channels: {', '.join(channels) if channels else 'none (certify-tui settings set notify_urls=URL)'}")
+    last = alerts.get("last_delivery")
+    if last:
+        result = "delivered" if last.get("ok") else f"FAILED for {', '.join(last.get('failed') or []) or 'all'}"
+        print(f"Last alert: {_when(last.get('at'))} \"{last.get('title')}\": {result}")
+
+
+def _when(iso: Any) -> str:
+    value = _parse(iso)
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "never"

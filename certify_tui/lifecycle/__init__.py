@@ -297,6 +297,10 @@ class Core:
         return notify.send_test(self.settings())
 
     def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
+        if "alert_expiry_days" in changes:
+            from certify_tui.lifecycle.alerts_policy import parse_days
+
+            parse_days(changes["alert_expiry_days"])  # "14,7,3,1" or off: a clear error now
         if changes.get("notify_urls"):
             from certify_tui import notify
 
@@ -376,6 +380,33 @@ class Core:
         from certify_tui.lifecycle.revocation_check import check_revocations
 
         return check_revocations(names, force=force, budget_seconds=budget_seconds)
+
+    # -- alerts (issue 13): called by whatever runs renewals -------------------------------------------
+    def alert_outcome(self, outcome: RenewOutcome) -> None:
+        """Send what one renewal outcome calls for under the alert policy (never one message per retry)."""
+        from certify_tui.lifecycle import alerts
+
+        alerts.after_outcome(self.settings(), outcome.name, outcome.action)
+
+    def alert_sweep(self, by: str, outcomes: list[RenewOutcome] | None = None, *, send: bool = True) -> int:
+        """After a renewal run: expiry warnings, recoveries, the digest; records the run (`by`: service, tui,
+        cron) for `status`. `send`: False records only. How many alerts were sent."""
+        from certify_tui.lifecycle import alerts
+
+        deliveries = alerts.sweep(self.settings(), by=by, outcomes=outcomes or [], send=send)
+        return sum(1 for d in deliveries if d.tried)
+
+    def alert_channels(self) -> list[str]:
+        """The configured notification channels, redacted."""
+        from certify_tui import notify
+
+        return notify.channel_names(self.settings())
+
+    def status_summary(self) -> dict[str, Any]:
+        """Status at a glance: counts, next renewals, warnings, the last run, the alert channels."""
+        from certify_tui.lifecycle import fleet_status
+
+        return fleet_status.summary(self.settings())
 
     def worker_status(self) -> dict[str, Any] | None:
         """The renewal worker's last heartbeat (this process or a headless service), or None."""

@@ -34,6 +34,17 @@ class AppSettings(Plugin):
                    "json://host/path for a webhook, slack://... for chat. Empty: no notifications."),
         Param("notify_on_success", "Notify on success too", type="bool", default=False,
               help="Also send a notification when a renewal succeeds (failures are always sent)."),
+        Param("alert_failures", "Alert after failures in a row", type="int", default=2, minimum=1, maximum=100,
+              help="Send one alert when a certificate's renewal has failed this many times in a row, and one "
+                   "more when it recovers; never one per retry."),
+        Param("alert_expiry_days", "Warn days before expiry", type="str", default="14,7,3,1",
+              help="Warn once at each of these days before expiry when the certificate is overdue for "
+                   "renewal (e.g. 14,7,3,1); off: no expiry warnings."),
+        Param("alert_deploy_failures", "Alert on failed deployments", type="bool", default=True,
+              help="Send one alert when a new certificate was issued but its deployment failed."),
+        Param("alert_digest", "Digest", type="choice", default="off", choices=("off", "daily", "weekly"),
+              help="A summary of every certificate (counts, soonest expiries, what failed), sent daily or weekly "
+                   "by whatever runs renewals."),
         Param("nginx_config", "nginx configuration", type="path", default="", exists="file", keywords=("off",),
               help="The nginx main configuration file whose sites certificates deploy to, e.g. "
                    "/etc/nginx/nginx.conf. Empty: discovered from the installed nginx (nginx -V); off: no nginx."),

@@ -78,14 +78,24 @@ class RenewalWorker:
                 outcomes = []
             self.last_check = datetime.now(UTC)
             self.last_outcomes = outcomes
+            self._alert_sweep(outcomes)
             self._write_heartbeat(running=not self.stopping.is_set())
             return outcomes
 
     def _outcome(self, outcome: RenewOutcome) -> None:
         if outcome.action in ("renewed", "failed", "deploy-failed"):
-            _notify(self.core, outcome)
+            try:  # the alert policy decides what to send (lifecycle/alerts.py): never one per retry
+                self.core.alert_outcome(outcome)
+            except Exception as exc:  # noqa: BLE001 - an alert failure is logged, never fatal
+                log.warning("alert for %s failed: %s", outcome.name, exc)
         if self.on_outcome is not None:
             self.on_outcome(outcome)
+
+    def _alert_sweep(self, outcomes: list[RenewOutcome]) -> None:
+        try:  # expiry warnings, recoveries by other paths, the digest; records this run for `status`
+            self.core.alert_sweep(self.where, outcomes)
+        except Exception as exc:  # noqa: BLE001 - alerts must never stop renewals
+            log.warning("alert sweep failed: %s", exc)
 
     def run_maintenance(self) -> None:
         try:
@@ -121,12 +131,3 @@ def worker_status() -> dict[str, Any] | None:
     # A worker that missed two checks is presumed gone (killed, machine off).
     value["stale"] = bool(at is None or datetime.now(UTC) - at > 2 * interval + timedelta(minutes=1))
     return value
-
-
-def _notify(core: Core, outcome: RenewOutcome) -> None:
-    from certify_tui import notify  # apprise loads only when something is to be sent
-
-    try:
-        notify.notify_renewal(core.settings(), outcome.name, outcome.ok, outcome.message)
-    except Exception as exc:  # noqa: BLE001 - a notification failure is logged, never fatal
-        log.warning("notification for %s failed: %s", outcome.name, exc)

@@ -1,4 +1,4 @@
-"""The API's other resources: health, version, metrics, the plug-ins' declared parameters, the web sites."""
+"""The API's other resources: health, version, the summary, metrics, the plug-ins' declared parameters, the web sites."""
 
 from __future__ import annotations
 
@@ -19,6 +19,11 @@ def appversion(ctx: ApiContext, request: Request) -> Response:
 
 def metrics(ctx: ApiContext, request: Request) -> Response:
     return Response(render_metrics(ctx.core.list_certificates()), content_type=METRICS_TYPE)
+
+
+def summary(ctx: ApiContext, request: Request) -> Response:
+    """Status at a glance (lifecycle/fleet_status.py): what `certify-tui status` shows."""
+    return json_response(ctx.core.status_summary())
 
 
 def providers(ctx: ApiContext, request: Request) -> Response:
@@ -48,6 +53,11 @@ ROUTES = (
           {"type": "object"}, open=True),
     Route("GET", "/api/system/appversion", appversion, "The certify-tui version", {200: '{"version": ...}'},
           {"type": "object", "properties": {"version": {"type": "string"}}}),
+    Route("GET", "/api/summary", summary,
+          "Status at a glance: counts by state, next renewals, certificates in warning (expiring without a "
+          "successful renewal, repeated failures, rate limited, revoked), the worker's last run, the alert "
+          "channels and their last delivery", {200: "{total, counts, next_renewals, soonest_expiries, warnings, "
+                                                    "worker, last_run, alerts}"}, {"type": "object"}),
     Route("GET", "/metrics", metrics, "Prometheus metrics (text format 0.0.4)", {200: "the metrics"},
           answer_type=METRICS_TYPE),
     Route("GET", "/api/providers", providers,

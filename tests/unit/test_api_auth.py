@@ -30,7 +30,7 @@ from certify_tui.service.http_guard import RequestGuard, token_matches
 from certify_tui.service.metrics import escape_label_value, render_metrics
 
 HOST = "127.0.0.1"
-ENDPOINTS = ["/api/system/appversion", "/api/certificates", "/api/certificates/web",
+ENDPOINTS = ["/api/system/appversion", "/api/summary", "/api/certificates", "/api/certificates/web",
              "/api/certificates/web/preview", "/api/certificates/web/log", "/metrics", "/no/such/path"]
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 
