@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import apprise
 
 from certify_tui.errors import UsageError
+from certify_tui.notify_channels import Channel, ChannelError, configured_channels
 
 log = logging.getLogger("certify_tui")
 # Our own lines name each failed URL (redacted) in the app log; without a handler of its own, apprise's
@@ -182,3 +185,77 @@ def send_test(core_settings: Mapping[str, Any]) -> tuple[bool, str]:
     if delivered:
         return True, f"Test notification sent to {len(urls)} URL(s)."
     return False, f"Sending failed for {', '.join(failed)} (details in the app log)."
+
+
+# --- one delivery to every configured channel ----------------------------------------------------------------
+
+KINDS = ("info", "success", "warning", "failure")
+_APPRISE_TYPES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
+                  "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How one message went: to how many channels, which failed and why (redacted), and a line to show."""
+
+    ok: bool  # delivered to every configured channel (False when none is configured)
+    delivered: tuple[str, ...]  # the channels that accepted it (labels safe to show)
+    failed: tuple[str, ...]  # "label: reason" for each that did not
+    message: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.delivered or self.failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "delivered": list(self.delivered), "failed": list(self.failed),
+                "message": self.message, "at": self.at.isoformat(timespec="seconds")}
+
+
+def channels(core_settings: Mapping[str, Any]) -> list[Channel]:
+    """Every configured channel: email, webhook, then each apprise URL."""
+    found = configured_channels(core_settings)
+    for url in split_notify_urls(core_settings.get("notify_urls")):
+        found.append(Channel("apprise", describe_url(url), _apprise_sender(url)))
+    return found
+
+
+def _apprise_sender(url: str) -> Callable[[str, str, str], None]:
+    def deliver(title: str, body: str, kind: str) -> None:
+        delivered, _failed = _send([url], title, body, _APPRISE_TYPES.get(kind, apprise.NotifyType.INFO))
+        if not delivered:
+            raise ChannelError("apprise could not deliver it (details in the app log)")
+
+    return deliver
+
+
+def send(settings: Mapping[str, Any], title: str, body: str, kind: str = "info") -> DeliveryResult:
+    """Send one plain message to every configured channel. Never raises: a renewal must not fail because its
+    notification could not be delivered. `kind` is one of KINDS; title and body must be free of secrets."""
+    try:
+        targets = channels(settings)
+    except Exception as exc:  # a broken setting is reported, not raised
+        return DeliveryResult(False, (), (), f"The notification channels cannot be read: {exc}")
+    if not targets:
+        return DeliveryResult(False, (), (), "No notification channel is set (certify-tui settings notify email "
+                                             "... or settings notify webhook URL).")
+    delivered: list[str] = []
+    failed: list[str] = []
+    for channel in targets:
+        try:
+            channel.deliver(title, body, kind if kind in KINDS else "info")
+        except ChannelError as exc:
+            failed.append(f"{channel.label}: {exc}")
+        except Exception as exc:  # never let a notification break a renewal
+            failed.append(f"{channel.label}: {type(exc).__name__}")
+        else:
+            delivered.append(channel.label)
+    for line in failed:
+        log.warning("notification %r not delivered to %s", title, line)
+    if delivered:
+        log.info("notification %r delivered to %s", title, ", ".join(delivered))
+    if not failed:
+        return DeliveryResult(True, tuple(delivered), (), f"Sent to {', '.join(delivered)}.")
+    sent = f" Sent to {', '.join(delivered)}." if delivered else ""
+    return DeliveryResult(False, tuple(delivered), tuple(failed), f"Not delivered to {'; '.join(failed)}.{sent}")
