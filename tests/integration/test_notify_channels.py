@@ -191,3 +191,17 @@ def test_send_never_raises_and_reports_each_failure(data: Path) -> None:
     assert "Cannot reach the SMTP server 127.0.0.1:9" in result.failed[0]
     assert "Sent to webhook" in result.message
 
+
+
+def test_a_bundle_carries_the_email_channel_and_its_login(tmp_path: Path, password_file: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    phrase = tmp_path / "phrase"
+    phrase.write_text("bundle-phrase-for-notify-test\n")
+    with smtp_server(login=(USER, PASSWORD)) as box:
+        ok(source, "settings", "notify", "email", "--smtp-host", "127.0.0.1", "--smtp-port", str(box.port),
+           "--plain", "--user", USER, "--password", f"@{password_file}", "--to", "ops@example.com")
+        ok(source, "export", "bundle", str(tmp_path / "b.bundle"), "--passphrase", f"@{phrase}")
+        ok(target, "import", "bundle", str(tmp_path / "b.bundle"), "--passphrase", f"@{phrase}")
+        ok(target, "settings", "test-notification")
+    assert box.logins == [USER] and len(box.messages) == 1
+    assert PASSWORD.encode() not in (tmp_path / "b.bundle").read_bytes()
