@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from integration.test_bundle_transfer import at_terminal
 from integration.test_cli import _env, clean_error, cli, ok
 from servers.notify_receivers import TestCA, make_test_ca, smtp_server, webhook_server
 
@@ -205,3 +206,13 @@ def test_a_bundle_carries_the_email_channel_and_its_login(tmp_path: Path, passwo
         ok(target, "settings", "test-notification")
     assert box.logins == [USER] and len(box.messages) == 1
     assert PASSWORD.encode() not in (tmp_path / "b.bundle").read_bytes()
+
+
+def test_password_asked_at_a_terminal_is_not_echoed(data: Path) -> None:
+    with smtp_server(login=(USER, PASSWORD)) as box:
+        code, shown = at_terminal(data, [PASSWORD], "settings", "notify", "email", "--smtp-host", "127.0.0.1",
+                                  "--smtp-port", str(box.port), "--plain", "--user", USER, "--password",
+                                  "--to", "ops@example.com")
+        ok(data, "settings", "test-notification")
+    assert code == 0 and "SMTP password (not shown):" in shown and PASSWORD not in shown, shown
+    assert box.logins == [USER]
