@@ -49,3 +49,32 @@ async def test_failure_is_shown_and_unsaved_changes_are_not_sent(make_app) -> No
         shown = plain(screen.query_one("#notify-test-result", Static).render())
     assert screen.test_result is not None and not screen.test_result.ok
     assert f"Cannot reach the SMTP server 127.0.0.1:{dead}: connection refused" in shown
+
+
+async def test_new_smtp_login_fills_the_field_and_saves(make_app) -> None:  # noqa: ANN001
+    from certify_tui.tui.screens.credential_new import NewCredentialScreen
+
+    core = seeded_core("settings-notify-login")
+    app = make_app(core)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen: SettingsScreen = await open_settings(pilot)
+        screen.query_one("#field-notify_smtp_host", Input).value = "smtp.example.com"
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: isinstance(app.screen, NewCredentialScreen))
+        dialog = app.screen
+        assert "New SMTP login" in plain(dialog.query_one("#credential-title", Static).render())
+        dialog.query_one("#credential-name", Input).value = "mail-login"
+        dialog.query_one("#field-user", Input).value = "mailer"
+        dialog.query_one("#field-password", Input).value = "Tui-Sm7p-Secret"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: app.screen is screen)
+        assert screen.query_one("#field-notify_smtp_credential", Input).value == "mail-login"
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: core.settings()["notify_smtp_credential"] == "mail-login")
+    assert core.settings()["notify_smtp_host"] == "smtp.example.com"
+    view = core.notify_channels()["email"]
+    assert view["credential"] == "mail-login" and view["to"] == ["admin@example.org"]  # the account's contact
+    from certify_tui.lifecycle import credentials
+
+    shown = credentials.show_credential("mail-login")
+    assert shown["values"] == {"user": "mailer"} and shown["secrets"] == {"password": "********"}

@@ -2,7 +2,8 @@
 
 The form comes from `core.settings_params()`, filled from `core.settings()`; ctrl+s saves through
 `core.update_settings`, and any error is shown inline (nothing is saved then). "Send test notification"
-(ctrl+t) sends one message to every saved channel (`settings test-notification`'s core). Loading, saving
+(ctrl+t) sends one message to every saved channel (`settings test-notification`'s core); "New SMTP login"
+(ctrl+l) stores the email channel's user and password as a credential. Loading, saving
 and sending run in thread workers, so a slow database or SMTP server never freezes the screen.
 """
 
@@ -16,7 +17,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 from certify_tui.errors import CertifyError
 from certify_tui.tui.messages import Failed
@@ -25,6 +26,7 @@ from certify_tui.tui.widgets.plugin_form import PluginForm
 
 if TYPE_CHECKING:
     from certify_tui.lifecycle import Core
+    from certify_tui.model import Credential
     from certify_tui.notify import DeliveryResult
     from certify_tui.tui.app import CertifyApp
 
@@ -88,6 +90,7 @@ class SettingsScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+t", "test_notification", "Test notification"),
+        Binding("ctrl+l", "new_smtp_login", "New SMTP login"),
         Binding("escape", "back", "Back"),
         Binding("f1", "app.help", "Help"),  # ? types into the fields here
     ]
@@ -101,9 +104,12 @@ class SettingsScreen(Screen[None]):
         with VerticalScroll(id="settings-body"):
             yield Label("Loading…", id="settings-loading")
             yield Label("", id="settings-error", markup=False)
-        with Horizontal(id="notify-test"):
-            yield Button("Send test notification (ctrl+t)", id="send-test-notification", compact=True)
-            yield Static("One message to every channel saved above.", id="notify-test-result", markup=False)
+        with Vertical(id="notify-test"):
+            with Horizontal(id="notify-buttons"):
+                yield Button("Send test notification (ctrl+t)", id="send-test-notification", compact=True)
+                yield Button("New SMTP login (ctrl+l)", id="new-smtp-login", compact=True)
+            yield Static("The test sends one message to every channel saved above.", id="notify-test-result",
+                         markup=False)
         with Vertical(id="renewal-worker"):
             yield Label("Renewal worker", id="renewal-worker-title")
             yield Static(renewal_worker_status(self.app.core), id="renewal-worker-state")
@@ -169,6 +175,10 @@ class SettingsScreen(Screen[None]):
     def _test_pressed(self) -> None:
         self.action_test_notification()
 
+    @on(Button.Pressed, "#new-smtp-login")
+    def _login_pressed(self) -> None:
+        self.action_new_smtp_login()
+
     @on(SettingsLoadFailed)
     def _load_failed(self, message: SettingsLoadFailed) -> None:
         self._show_error(f"Could not read the settings: {message.message}")
@@ -217,6 +227,21 @@ class SettingsScreen(Screen[None]):
         self.query_one("#send-test-notification", Button).disabled = True
         self.query_one("#notify-test-result", Static).update("Sending…")
         self._send_test()
+
+    def action_new_smtp_login(self) -> None:
+        """Store a user and password as a credential; its name goes into the "Email: login credential" field
+        (ctrl+s saves it with the rest)."""
+        from certify_tui.notify_channels import NOTIFY_KIND, SmtpLogin
+        from certify_tui.tui.screens.credential_new import NewCredentialScreen
+
+        def chosen(credential: Credential | None) -> None:
+            fields = self.query("#field-notify_smtp_credential")
+            if credential is not None and fields:
+                field = fields.first(Input)
+                field.value = credential.name
+                field.focus()
+
+        self.app.push_screen(NewCredentialScreen(NOTIFY_KIND, SmtpLogin), chosen)
 
     def action_back(self) -> None:
         if not self._changes():
