@@ -247,3 +247,25 @@ def send(settings: Mapping[str, Any], title: str, body: str, kind: str = "info")
         return DeliveryResult(True, tuple(delivered), (), f"Sent to {', '.join(delivered)}.")
     sent = f" Sent to {', '.join(delivered)}." if delivered else ""
     return DeliveryResult(False, tuple(delivered), tuple(failed), f"Not delivered: {' '.join(failed)}{sent}")
+
+
+# --- the alert policy's entry points (the alerts branch calls these; kept here so both branches agree) -------
+_ALERT_KINDS = {"failure": "failure", "deploy": "failure", "expiry": "warning", "recovery": "success",
+                "success": "success"}
+
+
+def send_alert(core_settings: Mapping[str, Any], title: str, body: str, kind: str) -> tuple[int, list[str]]:
+    """One alert to every configured channel through `send`: (how many channels were tried, a line for each
+    that failed). (0, []) when none is set. Never raises; `title` and `body` must be free of secrets."""
+    host = _hostname()
+    result = send(core_settings, f"certify-tui: {title} ({host})", f"{body.strip()}\n\nHost: {host}",
+                  _ALERT_KINDS.get(kind, kind if kind in KINDS else "info"))
+    return len(result.delivered) + len(result.failed), list(result.failed)
+
+
+def channel_names(core_settings: Mapping[str, Any]) -> list[str]:
+    """The configured channels, redacted (for status screens)."""
+    try:
+        return [channel.label for channel in channels(core_settings)]
+    except Exception:  # a broken setting must not break a status screen
+        return []

@@ -216,3 +216,15 @@ def test_password_asked_at_a_terminal_is_not_echoed(data: Path) -> None:
         ok(data, "settings", "test-notification")
     assert code == 0 and "SMTP password (not shown):" in shown and PASSWORD not in shown, shown
     assert box.logins == [USER]
+
+
+def test_send_alert_reaches_the_email_channel() -> None:
+    """The alert policy's entry point (send_alert) goes through the same channels."""
+    with smtp_server() as box:
+        settings = AppSettings.validate_options({
+            "notify_smtp_host": "127.0.0.1", "notify_smtp_port": box.port, "notify_smtp_security": "plain",
+            "notify_email_to": "ops@example.com"})
+        assert notify.send_alert(settings, "shop failed twice", "Run: certify-tui cert log shop", "failure") == (1, [])
+    (message,) = box.messages
+    assert message["Subject"].startswith("certify-tui: shop failed twice (")
+    assert "Run: certify-tui cert log shop" in message.get_content()

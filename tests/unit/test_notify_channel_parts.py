@@ -57,3 +57,11 @@ def test_send_with_nothing_configured_says_how_to_set_a_channel() -> None:
     assert not result.ok and not result.configured
     assert "certify-tui settings notify email" in result.message
     assert result.to_dict()["delivered"] == [] and result.to_dict()["at"].endswith("+00:00")
+
+
+def test_alert_entry_points_use_every_channel() -> None:
+    settings = AppSettings.validate_options({"notify_webhook_url": "https://hooks.example.com/x",
+                                             "notify_urls": "json://127.0.0.1/a"})
+    assert notify.channel_names(settings)[0] == "webhook https://hooks.example.com/..."
+    assert len(notify.channel_names(settings)) == 2
+    assert notify.send_alert(AppSettings.validate_options({}), "shop failed twice", "b", "failure") == (0, [])
