@@ -11,12 +11,15 @@ from __future__ import annotations
 import logging
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import apprise
 
 from certify_tui.errors import UsageError
+from certify_tui.notify_channels import Channel, ChannelError, configured_channels
 
 log = logging.getLogger("certify_tui")
 # Our own lines name each failed URL (redacted) in the app log; without a handler of its own, apprise's
@@ -119,26 +122,24 @@ def _send(urls: list[str], title: str, body: str, notify_type: str) -> tuple[boo
 
 def notify_renewal(core_settings: Mapping[str, Any], name: str, ok: bool, message: str,
                    details: Mapping[str, Any] | None = None) -> bool:
-    """Tell the configured services how a renewal went; whether every one accepted it.
+    """Tell every configured channel how a renewal went; whether every one accepted it.
 
-    A no-op returning False when no URLs are set, or for a success unless `notify_on_success` is on.
+    A no-op returning False when no channel is set, or for a success unless `notify_on_success` is on.
     `message` and `details` (identifiers, expiry, next attempt...) must be free of secrets; detail keys
     that look secret are dropped anyway.
     """
     try:
-        urls = split_notify_urls(core_settings.get("notify_urls"))
-        if not urls or (ok and not core_settings.get("notify_on_success", False)):
+        if ok and not core_settings.get("notify_on_success", False):
             return False
         host = _hostname()
         outcome = "succeeded" if ok else "FAILED"
-        title = f"certify-tui: renewal of {name} {outcome} on {host}"
+        todo = [] if ok else ["", f"What happened: certify-tui cert log {name}",
+                              f"Try again now: certify-tui renew {name}"]
         body = "\n".join([message.strip() or outcome, "", f"Certificate: {name}", f"Host: {host}",
-                          *_details_text(details)])
-        delivered, _failed = _send(urls, title, body,
-                                  apprise.NotifyType.SUCCESS if ok else apprise.NotifyType.FAILURE)
-        if delivered:
-            log.info("notified %d service(s) that the renewal of %s %s", len(urls), name, outcome)
-        return delivered
+                          *_details_text(details), *todo])
+        result = send(core_settings, f"certify-tui: renewal of {name} {outcome} on {host}", body,
+                      "success" if ok else "failure")
+        return result.ok
     except Exception as exc:  # never raises: the renewal's own result matters more
         log.warning("notification about %s could not be sent: %s", name, type(exc).__name__)
         return False
@@ -146,68 +147,125 @@ def notify_renewal(core_settings: Mapping[str, Any], name: str, ok: bool, messag
 
 def notify_revoked(core_settings: Mapping[str, Any], name: str, message: str,
                    details: Mapping[str, Any] | None = None) -> bool:
-    """Tell the configured services that a certificate was found revoked (always sent: it is never routine);
+    """Tell every configured channel that a certificate was found revoked (always sent: it is never routine);
     whether every one accepted it. Never raises; `message` and `details` must be free of secrets."""
     try:
-        urls = split_notify_urls(core_settings.get("notify_urls"))
-        if not urls:
-            return False
         host = _hostname()
-        body = "\n".join([message.strip(), "", f"Certificate: {name}", f"Host: {host}", *_details_text(details)])
-        delivered, _failed = _send(urls, f"certify-tui: {name} was REVOKED by its CA ({host})", body,
-                                   apprise.NotifyType.WARNING)
-        if delivered:
-            log.info("notified %d service(s) that %s was revoked", len(urls), name)
-        return delivered
+        body = "\n".join([message.strip(), "", f"Certificate: {name}", f"Host: {host}", *_details_text(details),
+                          "", f"What happened: certify-tui cert log {name}"])
+        return send(core_settings, f"certify-tui: {name} was REVOKED by its CA ({host})", body, "warning").ok
     except Exception as exc:  # never raises: marking it revoked and renewing it matter more
         log.warning("notification about %s could not be sent: %s", name, type(exc).__name__)
         return False
 
 
-def send_test(core_settings: Mapping[str, Any]) -> tuple[bool, str]:
-    """For a "Send test notification" button: (delivered everywhere, a line to show)."""
-    try:
-        urls = check_notify_urls(core_settings.get("notify_urls"))
-    except UsageError as exc:
-        return False, str(exc)
-    if not urls:
-        return False, "No notification URLs are set."
+def send_test(core_settings: Mapping[str, Any]) -> DeliveryResult:
+    """For `settings test-notification` and the TUI's "Send test notification" button: one message to every
+    channel, and which took it."""
     host = _hostname()
+    result = send(core_settings, f"certify-tui: test notification from {host}",
+                  f"This is a test notification from certify-tui on {host}.\n\n"
+                  f"Renewal failures, expiry warnings and recoveries will be reported here.\n"
+                  f"To change where they go: certify-tui settings notify show", "info")
+    if result.ok:
+        return replace(result, message=f"Test notification sent to {len(result.delivered)} channel(s): "
+                                       f"{', '.join(result.delivered)}.")
+    return result
+
+# --- one delivery to every configured channel ----------------------------------------------------------------
+
+KINDS = ("info", "success", "warning", "failure")
+_APPRISE_TYPES = {"info": apprise.NotifyType.INFO, "success": apprise.NotifyType.SUCCESS,
+                  "warning": apprise.NotifyType.WARNING, "failure": apprise.NotifyType.FAILURE}
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """How one message went: to how many channels, which failed and why (redacted), and a line to show."""
+
+    ok: bool  # delivered to every configured channel (False when none is configured)
+    delivered: tuple[str, ...]  # the channels that accepted it (labels safe to show)
+    failed: tuple[str, ...]  # for each that did not, one line naming it (redacted) and why
+    message: str
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.delivered or self.failed)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "delivered": list(self.delivered), "failed": list(self.failed),
+                "message": self.message, "at": self.at.isoformat(timespec="seconds")}
+
+
+def channels(core_settings: Mapping[str, Any]) -> list[Channel]:
+    """Every configured channel: email, webhook, then each apprise URL."""
+    found = configured_channels(core_settings)
+    for url in split_notify_urls(core_settings.get("notify_urls")):
+        found.append(Channel("apprise", describe_url(url), _apprise_sender(url)))
+    return found
+
+
+def _apprise_sender(url: str) -> Callable[[str, str, str], None]:
+    def deliver(title: str, body: str, kind: str) -> None:
+        if "://" not in url or apprise.Apprise.instantiate(url) is None:
+            raise ChannelError(f"apprise cannot use the URL {describe_url(url)}: check its scheme and required "
+                               f"parts (https://github.com/caronc/apprise/wiki).")
+        delivered, _failed = _send([url], title, body, _APPRISE_TYPES.get(kind, apprise.NotifyType.INFO))
+        if not delivered:
+            raise ChannelError(f"apprise could not deliver to {describe_url(url)} (details in the app log).")
+
+    return deliver
+
+
+def send(settings: Mapping[str, Any], title: str, body: str, kind: str = "info") -> DeliveryResult:
+    """Send one plain message to every configured channel. Never raises: a renewal must not fail because its
+    notification could not be delivered. `kind` is one of KINDS; title and body must be free of secrets."""
     try:
-        delivered, failed = _send(urls, f"certify-tui: test notification from {host}",
-                                  f"This is a test notification from certify-tui on {host}. "
-                                  f"Renewal failures will be reported here.", apprise.NotifyType.INFO)
-    except Exception as exc:
-        return False, f"Sending failed: {type(exc).__name__}."
+        targets = channels(settings)
+    except Exception as exc:  # a broken setting is reported, not raised
+        return DeliveryResult(False, (), (), f"The notification channels cannot be read: {exc}")
+    if not targets:
+        return DeliveryResult(False, (), (), "No notification channel is set (certify-tui settings notify email "
+                                             "... or settings notify webhook URL).")
+    delivered: list[str] = []
+    failed: list[str] = []
+    for channel in targets:
+        try:
+            channel.deliver(title, body, kind if kind in KINDS else "info")
+        except ChannelError as exc:  # its message names the server or URL (redacted)
+            failed.append(str(exc))
+        except Exception as exc:  # never let a notification break a renewal
+            failed.append(f"{channel.label}: {type(exc).__name__}.")
+        else:
+            delivered.append(channel.label)
+    for line in failed:
+        log.warning("notification %r not delivered: %s", title, line)
     if delivered:
-        return True, f"Test notification sent to {len(urls)} URL(s)."
-    return False, f"Sending failed for {', '.join(failed)} (details in the app log)."
+        log.info("notification %r delivered to %s", title, ", ".join(delivered))
+    if not failed:
+        return DeliveryResult(True, tuple(delivered), (), f"Sent to {', '.join(delivered)}.")
+    sent = f" Sent to {', '.join(delivered)}." if delivered else ""
+    return DeliveryResult(False, tuple(delivered), tuple(failed), f"Not delivered: {' '.join(failed)}{sent}")
 
 
-# --- alerts (issue 13): one entry point the alert policy sends through -------------------------------------
-# The channels branch may replace this with its own `send(settings, title, body, kind)`; the alert policy
-# (lifecycle/alerts_send.py) calls only this function.
-_ALERT_TYPES = {"failure": apprise.NotifyType.FAILURE, "deploy": apprise.NotifyType.FAILURE,
-                "expiry": apprise.NotifyType.WARNING, "recovery": apprise.NotifyType.SUCCESS,
-                "success": apprise.NotifyType.SUCCESS}
+# --- the alert policy's entry points (the alerts branch calls these; kept here so both branches agree) -------
+_ALERT_KINDS = {"failure": "failure", "deploy": "failure", "expiry": "warning", "recovery": "success",
+                "success": "success"}
 
 
 def send_alert(core_settings: Mapping[str, Any], title: str, body: str, kind: str) -> tuple[int, list[str]]:
-    """Send one alert to every configured URL: (how many URLs were tried, the redacted ones that failed).
-    (0, []) when none is set. Never raises; `title` and `body` must be free of secrets."""
-    try:
-        urls = split_notify_urls(core_settings.get("notify_urls"))
-        if not urls:
-            return 0, []
-        host = _hostname()
-        _delivered, failed = _send(urls, f"certify-tui: {title} ({host})", f"{body.strip()}\n\nHost: {host}",
-                                   _ALERT_TYPES.get(kind, apprise.NotifyType.INFO))
-        return len(urls), failed
-    except Exception as exc:  # never raises: the renewals matter more than their alerts
-        log.warning("alert %r could not be sent: %s", kind, type(exc).__name__)
-        return 0, [f"({type(exc).__name__})"]
+    """One alert to every configured channel through `send`: (how many channels were tried, a line for each
+    that failed). (0, []) when none is set. Never raises; `title` and `body` must be free of secrets."""
+    host = _hostname()
+    result = send(core_settings, f"certify-tui: {title} ({host})", f"{body.strip()}\n\nHost: {host}",
+                  _ALERT_KINDS.get(kind, kind if kind in KINDS else "info"))
+    return len(result.delivered) + len(result.failed), list(result.failed)
 
 
 def channel_names(core_settings: Mapping[str, Any]) -> list[str]:
     """The configured channels, redacted (for status screens)."""
-    return [describe_url(url) for url in split_notify_urls(core_settings.get("notify_urls"))]
+    try:
+        return [channel.label for channel in channels(core_settings)]
+    except Exception:  # a broken setting must not break a status screen
+        return []

@@ -53,7 +53,8 @@ def _renew(core: Core, args: argparse.Namespace) -> int:
     notify = args.notify is not False and not args.dry_run
     if args.notify and not core.alert_channels():
         print("certify-tui: --notify: no notification channel is configured, nothing will be sent "
-              "(certify-tui settings set notify_urls=URL).", file=sys.stderr)
+              "(certify-tui settings notify email --smtp-host H --to ADDRESS, or settings notify webhook URL).",
+              file=sys.stderr)
     outcomes = core.renew(args.names or None, force=args.force, dry_run=args.dry_run, started=started,
                           report_skipped=True, on_outcome=core.alert_outcome if notify else None)
     if not args.dry_run:

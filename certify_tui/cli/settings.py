@@ -1,4 +1,4 @@
-"""`certify-tui settings ...`: renewal defaults, notifications and the default validation rule."""
+"""`certify-tui settings ...`: renewal defaults, notifications (settings_notify.py) and the default validation rule."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from certify_tui.challenges import CHALLENGE_TYPES
+from certify_tui.cli import settings_notify
 from certify_tui.cli.options import OPTION_HELP, option_pairs
 from certify_tui.cli.output import print_fields, print_json
 from certify_tui.cli.parser import Subcommands
@@ -32,8 +33,8 @@ def register(sub: Subcommands) -> None:
                       help=f"provider option: {OPTION_HELP}")
     rule.set_defaults(run=_default_rule)
 
-    test = actions.add_parser("test-notification", help="send a test notification to the configured URLs")
-    test.set_defaults(run=_test_notification)
+    settings_notify.register(actions)
+    settings_notify.register_test(actions)
 
 
 def _masked(core: Core) -> dict[str, Any]:
@@ -64,8 +65,3 @@ def _default_rule(core: Core, args: argparse.Namespace) -> int:
     print(f"New certificates start with {rule.challenge} via {rule.provider} {rule.options}.")
     return 0
 
-
-def _test_notification(core: Core, args: argparse.Namespace) -> int:
-    ok, message = core.send_test_notification()
-    print(message)
-    return 0 if ok else 1

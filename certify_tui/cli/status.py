@@ -149,7 +149,7 @@ def print_glance(glance: dict[str, Any]) -> None:
         print(f"Last renewal run: {_when(run.get('at'))} by {run.get('by')}" + (f" ({did})" if did else ""))
     alerts = glance["alerts"]
     channels = alerts["channels"]
-    print(f"Alert channels: {', '.join(channels) if channels else 'none (certify-tui settings set notify_urls=URL)'}")
+    print(f"Alert channels: {', '.join(channels) if channels else 'none (certify-tui settings notify email --smtp-host H --to ADDRESS, or settings notify webhook URL)'}")
     last = alerts.get("last_delivery")
     if last:
         result = "delivered" if last.get("ok") else f"FAILED for {', '.join(last.get('failed') or []) or 'all'}"

@@ -29,6 +29,7 @@ from certify_tui.lifecycle import (
     csv_export,
     csv_import,
     database,
+    notify_settings,
     planning,
     settings,
     tasks,
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from certify_tui.lifecycle.request import RequestResult
     from certify_tui.lifecycle.revocation_check import RevocationRun
     from certify_tui.lifecycle.revoke import RevokeResult
+    from certify_tui.notify import DeliveryResult
 
 _app_handler: PrivateFileHandler | None = None
 
@@ -291,10 +293,24 @@ class Core:
                          options: dict[str, Any] | None = None) -> ChallengeRule:
         return settings.set_default_rule(challenge, provider, options)
 
-    def send_test_notification(self) -> tuple[bool, str]:
-        from certify_tui import notify
+    def send_test_notification(self) -> DeliveryResult:
+        """One test message to every configured channel (`settings test-notification`, the TUI's button)."""
+        return notify_settings.test_notification()
 
-        return notify.send_test(self.settings())
+    def notify_channels(self) -> dict[str, Any]:
+        """The notification channels configured, without secrets (`settings notify show`)."""
+        return notify_settings.notify_view()
+
+    def set_email_channel(self, host: str, **options: Any) -> dict[str, Any]:
+        """Email through an SMTP server (`settings notify email`); see notify_settings.set_email."""
+        return notify_settings.set_email(host, **options)
+
+    def set_webhook_channel(self, url: str) -> dict[str, Any]:
+        return notify_settings.set_webhook(url)
+
+    def remove_notify_channel(self, kind: str) -> dict[str, Any]:
+        """Stop "email", "webhook", "urls" (apprise) or "all"."""
+        return notify_settings.remove_channel(kind)
 
     def update_settings(self, changes: dict[str, Any]) -> dict[str, Any]:
         if "alert_expiry_days" in changes:
@@ -305,6 +321,7 @@ class Core:
             from certify_tui import notify
 
             notify.check_notify_urls(changes["notify_urls"])  # a clear error now, not a silent failure later
+        notify_settings.check_channel_changes(changes)
         return settings.update_settings(changes)
 
     def list_certificates(self, tags: list[str] | None = None) -> list[ManagedCertificate]:

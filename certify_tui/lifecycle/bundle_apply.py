@@ -30,6 +30,7 @@ from certify_tui.lifecycle.certificates import DEPLOYMENT_MODES, check_names, ch
 from certify_tui.lifecycle.revoked import mark_revoked
 from certify_tui.lifecycle.settings import DEFAULT_RULE_KEY, update_settings
 from certify_tui.model import ChallengeRule, Credential, DeploymentSettings, RenewalPolicy
+from certify_tui.notify_channels import NOTIFY_KIND, SmtpLogin
 from certify_tui.paths import DataDir, check_certificate_name, ensure_private_dir, write_private_file
 from certify_tui.renewal import leases, repair
 from certify_tui.store import credentials as credential_store
@@ -82,6 +83,8 @@ def _apply_credential(entry: dict[str, Any], new: bool) -> None:
                             dict(entry.get("values") or {}), dict(entry.get("secrets") or {}))
     if credential.challenge == TASK_KIND:  # the plug-in must be installed here: say so now, not at renewal
         get_task(credential.provider)
+    elif credential.challenge == NOTIFY_KIND:  # an SMTP login for the email notifications
+        SmtpLogin.validate_options({**credential.values, **credential.secrets})
     else:
         get_provider(credential.challenge, credential.provider)
     credential_store.save_credential(credential, new=new)

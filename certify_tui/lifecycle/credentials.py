@@ -15,7 +15,8 @@ from certify_tui.deploy.tasks import get_task
 from certify_tui.deploy.tasks.credentials import TASK_KIND, credential_kind
 from certify_tui.errors import UsageError
 from certify_tui.model import Credential
-from certify_tui.plugins.base import SECRET_MASK
+from certify_tui.notify_channels import NOTIFY_KIND, SmtpLogin
+from certify_tui.plugins.base import SECRET_MASK, Plugin
 from certify_tui.store import credentials as store
 from certify_tui.store.models import ManagedCertificate
 from certify_tui.store.sealed import require_open
@@ -40,6 +41,17 @@ def _checked(credential: Credential) -> Credential:
     if credential.challenge == TASK_KIND:
         cls = get_task(credential.provider)
         typed = _given_task_options(cls, given)
+    elif credential.challenge == NOTIFY_KIND:
+        if credential.provider != SmtpLogin.id:
+            raise UsageError(f"Unknown notification login '{credential.provider}' (only {SmtpLogin.id}).",
+                             field="provider")
+        login: type[Plugin] = SmtpLogin
+        typed = login.validate_input(given)
+        secret = {p.key for p in login.params if p.secret}
+        kept = {key: value for key, value in typed.items() if key in given}
+        return Credential(credential.name, login.id, credential.challenge,
+                          values={k: v for k, v in kept.items() if k not in secret},
+                          secrets={k: v for k, v in kept.items() if k in secret})
     else:
         cls = get_provider(credential.challenge, credential.provider)
         typed = cls.validate_input(given)
@@ -114,12 +126,21 @@ def certificates_using(name: str) -> list[str]:
 def remove_credential(name: str) -> str:
     credential = store.get_credential_row_name(name)
     users = certificates_using(credential)
+    if _settings_smtp_credential().lower() == credential.lower():
+        raise UsageError(f"The credential '{credential}' is the SMTP login of the email notifications: stop "
+                         f"them first (certify-tui settings notify remove email).", field="credential")
     if users:
         raise UsageError(f"The credential '{credential}' is used by {', '.join(users)}: change their rules "
                          f"(cert rule ... without --credential) or remove their tasks using it first.",
                          field="credential")
     store.delete_credential(credential)
     return credential
+
+
+def _settings_smtp_credential() -> str:
+    from certify_tui.lifecycle.settings import get_settings
+
+    return str(get_settings().get("notify_smtp_credential") or "")
 
 
 class _Log:
@@ -142,6 +163,9 @@ def probe_credential(name: str, domains: list[str] | None = None) -> list[Check]
     if credential.challenge == TASK_KIND:
         raise UsageError(f"'{credential.name}' is for {credential_kind(credential)}, which has no check of its "
                          f"own: run a task using it (certify-tui cert task run CERT N).", field="credential")
+    if credential.challenge == NOTIFY_KIND:
+        raise UsageError(f"'{credential.name}' is an SMTP login: test it with certify-tui settings "
+                         f"test-notification.", field="credential")
     names = [d.strip().lower() for d in domains or [] if d.strip()]
     if not names:
         wanted = credential.name.lower()

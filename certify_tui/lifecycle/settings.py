@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from certify_tui.model import ChallengeRule
+from certify_tui.notify_channels import SMTP_SECURITY
 from certify_tui.plugins import Param, Plugin
 from certify_tui.secrets_box import seal
 from certify_tui.store.lookup_memo import remembered
@@ -45,6 +46,24 @@ class AppSettings(Plugin):
         Param("alert_digest", "Digest", type="choice", default="off", choices=("off", "daily", "weekly"),
               help="A summary of every certificate (counts, soonest expiries, what failed), sent daily or weekly "
                    "by whatever runs renewals."),
+        Param("notify_smtp_host", "Email: SMTP server", default="",
+              help="Send notifications by email through this SMTP server, e.g. smtp.example.com. Empty: no email "
+                   "(certify-tui settings notify email sets all the email fields at once)."),
+        Param("notify_smtp_port", "Email: SMTP port", type="int", default=0, minimum=0, maximum=65535,
+              help="0: the usual port for the security (587 STARTTLS, 465 TLS, 25 plain)."),
+        Param("notify_smtp_security", "Email: security", type="choice", default="starttls", choices=SMTP_SECURITY,
+              help="starttls: upgrade to TLS after connecting (port 587); tls: TLS from the start (465); "
+                   "plain: no encryption (a local relay only)."),
+        Param("notify_smtp_credential", "Email: login credential", default="",
+              help="The stored credential with the SMTP user and password (certify-tui settings notify email "
+                   "--user U --password @FILE stores one). Empty: no login."),
+        Param("notify_email_from", "Email: from", default="",
+              help="The sender address. Empty: certify-tui@ this host's name."),
+        Param("notify_email_to", "Email: to", default="",
+              help="Recipients separated by commas. Empty: the ACME accounts' contact addresses."),
+        Param("notify_webhook_url", "Webhook URL", secret=True, default="",
+              help="Each notification is POSTed here as JSON {title, message, type, host, source}. "
+                   "Empty: no webhook."),
         Param("nginx_config", "nginx configuration", type="path", default="", exists="file", keywords=("off",),
               help="The nginx main configuration file whose sites certificates deploy to, e.g. "
                    "/etc/nginx/nginx.conf. Empty: discovered from the installed nginx (nginx -V); off: no nginx."),

@@ -9,6 +9,7 @@ from certify_tui.service import (
     api_routes_certificates,
     api_routes_renew,
     api_routes_revoke,
+    api_routes_settings,
     api_routes_system,
     api_routes_tasks,
 )
@@ -27,6 +28,7 @@ ROUTES: tuple[Route, ...] = (
     *api_routes_revoke.ROUTES,
     *api_routes_bundle.ROUTES,
     *api_routes_tasks.ROUTES,
+    *api_routes_settings.ROUTES,
     # Behind the token like the rest: the API's callers hold the token, and without it nothing (not even
     # which paths exist) is revealed.
     Route("GET", "/api/openapi.json", openapi, "This document (OpenAPI 3.1)", {200: "the document"},

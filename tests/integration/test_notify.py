@@ -171,7 +171,8 @@ def test_success_is_sent_only_when_asked(hook: tuple[_Hook, int]) -> None:
 
 def test_no_urls_is_a_no_op() -> None:
     assert notify.notify_renewal(_settings(""), "shop", False, "failed") is False
-    assert notify.send_test(_settings("")) == (False, "No notification URLs are set.")
+    result = notify.send_test(_settings(""))
+    assert not result.ok and not result.configured and result.message.startswith("No notification channel is set")
 
 
 def test_several_urls_in_one_setting(hook: tuple[_Hook, int], smtp: tuple[_Collector, int]) -> None:
@@ -186,8 +187,8 @@ def test_several_urls_in_one_setting(hook: tuple[_Hook, int], smtp: tuple[_Colle
 
 def test_send_test(hook: tuple[_Hook, int]) -> None:
     received, port = hook
-    ok, message = notify.send_test(_settings(f"json://127.0.0.1:{port}/hook"))
-    assert ok and "sent to 1 URL" in message
+    result = notify.send_test(_settings(f"json://127.0.0.1:{port}/hook"))
+    assert result.ok and "sent to 1 channel(s): json://127.0.0.1" in result.message
     (_, payload), = received.posts
     assert payload["title"].startswith("certify-tui: test notification from ")
 
@@ -200,7 +201,8 @@ def test_bad_url_is_rejected_early() -> None:
     with pytest.raises(UsageError, match="URL 1"):
         notify.check_notify_urls("not-a-url")
     assert notify.check_notify_urls("  ") == []
-    ok, message = notify.send_test(_settings(f"nosuchscheme://user:{secret}@host/x"))
+    result = notify.send_test(_settings(f"nosuchscheme://user:{secret}@host/x"))
+    ok, message = result.ok, result.message
     assert not ok and "nosuchscheme" in message and secret not in message
 
 
@@ -212,7 +214,8 @@ def test_unreachable_url_returns_false_and_logs_no_password(caplog: pytest.LogCa
     caplog.set_level(logging.DEBUG)
 
     assert notify.notify_renewal(_settings(text), "shop", False, "failed", DETAILS) is False
-    ok, message = notify.send_test(_settings(text))
+    result = notify.send_test(_settings(text))
+    ok, message = result.ok, result.message
 
     assert not ok and HOOK_PASSWORD not in message and SMTP_PASSWORD not in message
     ours = [r.getMessage() for r in caplog.records if r.name == "certify_tui"]

@@ -26,6 +26,7 @@ from certify_tui.tui.widgets.plugin_form import PluginForm
 
 if TYPE_CHECKING:
     from certify_tui.challenges.base import ChallengeProvider
+    from certify_tui.plugins import Plugin
     from certify_tui.tui.app import CertifyApp
 
 _OPTION_IN_MESSAGE = re.compile(r"option '([^']+)'")  # the provider's checks name the option they refuse
@@ -54,8 +55,9 @@ class NewCredentialScreen(ModalScreen[Credential | None]):
         Binding("escape", "cancel", "Cancel"),
     ]
 
-    def __init__(self, challenge: str, provider: type[ChallengeProvider],
+    def __init__(self, challenge: str, provider: type[ChallengeProvider] | type[Plugin],
                  values: Mapping[str, Any] | None = None) -> None:
+        # A challenge provider from the editor, or SmtpLogin (challenge "notify") from the settings screen.
         super().__init__()
         self.challenge = challenge
         self.provider = provider
@@ -64,7 +66,8 @@ class NewCredentialScreen(ModalScreen[Credential | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog"):
-            yield Label(f"New {self.challenge} credential for {self.provider.id}  ·  ctrl+s save  ·  Esc cancel",
+            what = "SMTP login" if self.challenge == "notify" else f"{self.challenge} credential for {self.provider.id}"
+            yield Label(f"New {what}  ·  ctrl+s save  ·  Esc cancel",
                         id="credential-title", markup=False)
             with VerticalScroll(id="credential-fields"):
                 with Horizontal(classes="field-row"):
