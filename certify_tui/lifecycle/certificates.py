@@ -75,6 +75,7 @@ class CertificateSpec:
     deployment_binding: str = "update"  # auto/single: "add-or-update" may add a TLS listener to an HTTP site
     tasks: list[TaskConfig] | None = None  # run in order; None keeps the stored ones
     tags: list[str] | None = None  # free labels (see tags.py); None keeps the stored ones
+    fallback_accounts: list[str] | None = None  # accounts (ids or emails) to fail over to, in order; None keeps them
 
 
 def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
@@ -167,15 +168,31 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     with about("key_type"):
         key_type = check_key_type(spec.key_type)
     tags = list(cert.tags or []) if spec.tags is None else check_tags(spec.tags)
+    fallbacks = (list(cert.fallback_accounts or []) if spec.fallback_accounts is None
+                 else _checked_fallbacks(spec.fallback_accounts, acct))
     for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
         challenge_rules=tuple(rules), key_type=key_type, reuse_key=spec.reuse_key,
         preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
         deployment=deployment, renewal=renewal,
-        auto_renew=spec.auto_renew, tags=tags,
+        auto_renew=spec.auto_renew, tags=tags, fallback_accounts=fallbacks,
     ).items():
         setattr(cert, key, value)
     return cert
+
+
+def _checked_fallbacks(refs: Sequence[str], primary: Account) -> list[int]:
+    """Each fallback a known active account other than the primary, once; stored as ids, in order."""
+    ids: list[int] = []
+    with about("fallback_accounts"):
+        for ref in refs:
+            account = find_account(ref)
+            if account.id == primary.id:
+                raise UsageError(f"{ref} is this certificate's own account: a fallback account must be another "
+                                 "one (at another CA).")
+            if account.id not in ids:
+                ids.append(account.id)
+    return ids
 
 
 def _checked_name(given: str, existing: ManagedCertificate | None) -> str:
@@ -303,6 +320,7 @@ def spec_of(cert: ManagedCertificate) -> CertificateSpec:
         preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=cert.renewal,
         auto_renew=cert.auto_renew, deployment_mode=cert.deployment.mode, deployment_site=cert.deployment.site,
         deployment_binding=cert.deployment.binding, tasks=list(cert.deployment.tasks), tags=list(cert.tags or []),
+        fallback_accounts=[str(i) for i in cert.fallback_accounts or []],
     )
 
 
@@ -450,9 +468,24 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
                        if cert.ari_window_start else None),
         "failure_count": cert.failure_count,
         "last_error": cert.last_error,
+        **_failover_view(cert, version),
         "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
         "files": {role: str(path) for role, path in files.live_files().items()} if files.has_live() else None,
         "problem": None,
+    }
+
+
+def _failover_view(cert: ManagedCertificate, version: CertificateVersion | None) -> dict[str, Any]:
+    """The fallback accounts (emails, in order), the CA-side failure streak, a rate limit, who issued it."""
+    by_id = {a.id: a for a in Account.select().where(Account.id.in_(
+        [*(cert.fallback_accounts or []), *([version.account_id] if version and version.account_id else [])]))}
+    issuer = by_id.get(version.account_id) if version is not None and version.account_id else None
+    return {
+        "fallback_accounts": [by_id[i].email if i in by_id else f"#{i} (removed)" for i in cert.fallback_accounts or []],
+        "ca_failure_count": cert.ca_failure_count,
+        "rate_limited_until": _iso(cert.rate_limited_until),
+        "issued_by": ({"account": issuer.email, "ca": issuer.ca_name or issuer.directory_url}
+                      if issuer is not None else None),
     }
 
 
@@ -460,4 +493,5 @@ _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", 
               "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "tags", "serial",
               "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
               "renews_at", "next_attempt", "renew_reason", "revoked_at", "revocation_reason", "deploy_status",
-              "deploy_error", "ari_window", "failure_count", "last_error", "versions", "files", "problem")
+              "deploy_error", "ari_window", "failure_count", "last_error", "fallback_accounts", "ca_failure_count",
+              "rate_limited_until", "issued_by", "versions", "files", "problem")
