@@ -101,7 +101,8 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
     cert.last_attempt = started
     cert.save()
     why = f" ({reason})" if reason else ""
-    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
+    via = failover.attempt_account(cert).account.email  # the primary, or the fallback a failover moved to
+    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {via}{why}")
     planned: Plan | None = None  # once there is one: the failure tasks are the plan's
     try:
         for action in repair.repair_certificate(data, cert):  # what a killed run left behind, before planning
