@@ -164,6 +164,8 @@ def fails_over_now(cert: ManagedCertificate) -> bool:
 
 def _record_rate_limit(cert: ManagedCertificate, error: CertifyError, attempt: Attempt, now: datetime) -> None:
     until = rate_limit_end(error, now)
+    if cert.rate_limited_until is not None and cert.rate_limited_until > until:
+        until = cert.rate_limited_until  # asked (or refused here) while limited: the CA's time stands
     if any(word in error.message.lower() for word in _ACCOUNT_WIDE):
         _remember_account_limit(attempt.account, until)
     cert.last_error = error.message
