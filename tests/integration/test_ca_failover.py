@@ -7,7 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.helpers import PebbleLog, add_account, add_standalone_cert, open_core, standalone, unique
+from integration.helpers import (
+    PebbleLog,
+    add_account,
+    add_standalone_cert,
+    open_core,
+    standalone,
+    start_cli,
+    unique,
+)
 from servers.common import free_port
 from servers.pebble import PebbleServer
 
@@ -32,7 +40,7 @@ def core(data_dir: Path) -> Iterator[Core]:
 
 
 def test_failover_to_the_second_ca_after_three_ca_side_failures(core: Core, first_ca: PebbleServer,
-                                                                pebble: PebbleServer) -> None:
+                                                                pebble: PebbleServer, data_dir: Path) -> None:
     primary = add_account(core, first_ca)
     fallback = add_account(core, pebble)
     name = unique("fo")
@@ -70,6 +78,10 @@ def test_failover_to_the_second_ca_after_three_ca_side_failures(core: Core, firs
     assert [v.account_id for v in versions] == [primary.id, fallback.id]
     view = core.certificate_view(cert)
     assert view["issued_by"] == {"account": fallback.email, "ca": fallback.ca_name or pebble.directory_url}
+    shown = start_cli(data_dir, "cert", "show", name)
+    out, err = shown.communicate(timeout=60)
+    assert shown.returncode == 0, err
+    assert any(line.startswith("Issued by") and fallback.email in line for line in out.splitlines()), out
     # The next normal renewal goes back to the primary (its CA may be back by then); ARI and `replaces` would
     # follow the issuer, which is the second CA now.
     assert core.preview(name).directory_url == first_ca.directory_url
