@@ -340,15 +340,15 @@ class CertificateRow(NamedTuple):
 def certificate_rows() -> list[CertificateRow]:
     m = ManagedCertificate
     fields = (m.name, m.primary_identifier, m.identifiers, m.status, m.not_before, m.not_after, m.renewal,
-              m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew)
+              m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew, m.rate_limited_until)
     rows = []
     # execute(): peewee's stubs type tuples() rows as models; here they are plain tuples.
     query: Iterable[tuple[Any, ...]] = m.select(*fields).order_by(m.name).tuples().execute()
     for (name, primary, identifiers, status, not_before, not_after, renewal, ari_at, next_attempt, failures,
-         error, auto) in query:
+         error, auto, limited) in query:
         renews_at = policy.planned_renewal(status=status, not_before=not_before, not_after=not_after,
                                            renewal=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
-                                           failure_count=failures)
+                                           failure_count=failures, rate_limited_until=limited)
         rows.append(CertificateRow(name, primary, len(identifiers), status, not_after, renews_at, error, auto))
     return rows
 
@@ -356,7 +356,8 @@ def certificate_rows() -> list[CertificateRow]:
 def renews_at(cert: ManagedCertificate) -> datetime | None:
     return policy.planned_renewal(status=cert.status, not_before=cert.not_before, not_after=cert.not_after,
                                   renewal=cert.renewal, ari_renew_at=cert.ari_renew_at,
-                                  next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0)
+                                  next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0,
+                                  rate_limited_until=cert.rate_limited_until)
 
 
 def list_certificates(tags: Sequence[str] = ()) -> list[ManagedCertificate]:

@@ -155,6 +155,8 @@ def test_rate_limit_waits_for_retry_after_without_counting_a_failure(core: Core,
     assert cert.rate_limited_until is not None
     assert before + timedelta(seconds=599) <= cert.rate_limited_until <= datetime.now(UTC) + timedelta(seconds=601)
     assert cert.next_attempt == cert.rate_limited_until
+    assert core.certificate_view(cert)["renews_at"] == cert.rate_limited_until.isoformat()  # what faces show
+    assert [row.renews_at for row in core.certificate_rows()] == [cert.rate_limited_until]
     decision = decide(core.data, cert, datetime.now(UTC))
     assert not decision.due and decision.reason.startswith("rate limited until")
     assert [(o.name, o.action) for o in left_out(force=False)] == [("web", "rate-limited")]
