@@ -18,6 +18,7 @@ from certify_tui.errors import CertifyError, NotFoundError, UsageError, about, s
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
+from certify_tui.lifecycle.failover import failover_view
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
 from certify_tui.lifecycle.tags import check_tags, has_tags
 from certify_tui.model import (
@@ -469,24 +470,10 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
                        if cert.ari_window_start else None),
         "failure_count": cert.failure_count,
         "last_error": cert.last_error,
-        **_failover_view(cert, version),
+        **failover_view(cert, version),
         "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
         "files": {role: str(path) for role, path in files.live_files().items()} if files.has_live() else None,
         "problem": None,
-    }
-
-
-def _failover_view(cert: ManagedCertificate, version: CertificateVersion | None) -> dict[str, Any]:
-    """The fallback accounts (emails, in order), the CA-side failure streak, a rate limit, who issued it."""
-    by_id = {a.id: a for a in Account.select().where(Account.id.in_(
-        [*(cert.fallback_accounts or []), *([version.account_id] if version and version.account_id else [])]))}
-    issuer = by_id.get(version.account_id) if version is not None and version.account_id else None
-    return {
-        "fallback_accounts": [by_id[i].email if i in by_id else f"#{i} (removed)" for i in cert.fallback_accounts or []],
-        "ca_failure_count": cert.ca_failure_count,
-        "rate_limited_until": _iso(cert.rate_limited_until),
-        "issued_by": ({"account": issuer.email, "ca": issuer.ca_name or issuer.directory_url}
-                      if issuer is not None else None),
     }
 
 

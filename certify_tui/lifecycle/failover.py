@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from certify_tui.ca.problems import failure_kind
@@ -92,6 +93,20 @@ def issuing_account(cert: ManagedCertificate) -> Account:
 def same_ca(url: str, directory_url: str) -> bool:
     """Whether `url` (an order, a certificate) belongs to the CA of `directory_url`."""
     return urlsplit(url).netloc.lower() == urlsplit(directory_url).netloc.lower()
+
+
+def failover_view(cert: ManagedCertificate, version: CertificateVersion | None) -> dict[str, Any]:
+    """The fallback accounts (emails, in order), the CA-side failure streak, a rate limit, who issued it."""
+    by_id = {a.id: a for a in Account.select().where(Account.id.in_(
+        [*(cert.fallback_accounts or []), *([version.account_id] if version and version.account_id else [])]))}
+    issuer = by_id.get(version.account_id) if version is not None and version.account_id else None
+    return {
+        "fallback_accounts": [by_id[i].email if i in by_id else f"#{i} (removed)" for i in cert.fallback_accounts or []],
+        "ca_failure_count": cert.ca_failure_count,
+        "rate_limited_until": cert.rate_limited_until.isoformat() if cert.rate_limited_until else None,
+        "issued_by": ({"account": issuer.email, "ca": issuer.ca_name or issuer.directory_url}
+                      if issuer is not None else None),
+    }
 
 
 # -- rate limits ----------------------------------------------------------------------------------------------
