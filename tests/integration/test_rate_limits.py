@@ -76,3 +76,23 @@ def test_rate_limit_no_new_order_before_retry_after(core: Core, pebble: PebbleSe
     cert = get_certificate(name)
     assert cert.status == "valid" and cert.rate_limited_until is None
     assert cert.not_after is not None and cert.not_after > datetime.now(UTC) + timedelta(days=1)
+
+
+def test_rate_limit_of_the_account_holds_for_its_other_certificates(core: Core, pebble: PebbleServer,
+                                                                    proxy: RateLimitProxy) -> None:
+    account = core.add_account(email=f"{unique('rla')}@example.com", ca=proxy.directory_url,
+                               ca_bundle=pebble.https_ca_bundle, agree_tos=True, allow_internal_names=True)
+    first, second = unique("rla"), unique("rlb")
+    for name in (first, second):
+        add_standalone_cert(core, pebble, name, [f"{name}.example.test"], account=account.email)
+    proxy.limit(600, detail="too many new orders (300) from this account recently")
+    with pytest.raises(CAError, match="rate limit was reached"):
+        core.request(first)
+    proxy.lift()
+    # The other certificate of the same account is not ordered either: the CA is not asked before its time.
+    with pytest.raises(CAError, match="not asking it again before then"):
+        core.request(second)
+    assert len(proxy.new_orders) == 1
+    cert = get_certificate(second)
+    assert cert.failure_count == 0 and cert.rate_limited_until is not None
+    assert cert.rate_limited_until > datetime.now(UTC) + timedelta(seconds=500)
