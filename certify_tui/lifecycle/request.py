@@ -387,6 +387,7 @@ def _save_failure(cert: ManagedCertificate, error: CertifyError) -> None:
     cert.next_attempt = policy.retry_after_failure(cert.failure_count, now, lifetime)
     cert.renew_reason = f"retry after failure {cert.failure_count}"
     if failover.fails_over_now(cert):
-        attempt = failover.attempt_account(cert)
-        cert.next_attempt, cert.renew_reason = now, attempt.reason
+        attempt = failover.attempt_account(cert)  # the next account, at once (round to the primary after the last)
+        cert.next_attempt = now
+        cert.renew_reason = attempt.reason or f"back to {attempt.account.email} after the fallback accounts failed"
     cert.save()

@@ -89,6 +89,7 @@ def test_failover_after_three_ca_side_failures_then_the_next_then_round(core: Co
         "primary@example.org"]
     cert = get_certificate("web")
     assert cert.ca_failure_count == 9 and cert.failure_count == 9
+    assert cert.renew_reason == "back to primary@example.org after the fallback accounts failed"
     # The failure that switched accounts made the next attempt due now, not after the backoff.
     for _ in range(3):
         _fail("web", _unreachable())
