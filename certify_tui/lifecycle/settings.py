@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from certify_tui.errors import about
+from certify_tui.errors import UsageError, about
 from certify_tui.model import ChallengeRule
 from certify_tui.plugins import Param, Plugin
 from certify_tui.secrets_box import seal
@@ -71,9 +71,9 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
     if "fallback_accounts" in changes:
         from certify_tui.lifecycle.accounts import find_account
 
-        with about("fallback_accounts"):  # each must be a known account, stored as its id
-            values["fallback_accounts"] = ", ".join(
-                dict.fromkeys(str(find_account(ref).id) for ref in split_accounts(values["fallback_accounts"])))
+        with about("fallback_accounts"):  # each a known account, stored by email (a bundle moves it) unless ambiguous
+            values["fallback_accounts"] = ", ".join(dict.fromkeys(
+                _portable_ref(find_account(ref)) for ref in split_accounts(values["fallback_accounts"])))
     secret = {p.key for p in AppSettings.params if p.secret}
     with Setting._meta.database.atomic():
         for key, plain in values.items():
@@ -82,6 +82,16 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
                 conflict_target=[Setting.key], update={Setting.value: value,
                                                        Setting.updated_at: datetime.now(UTC)}).execute()
     return values
+
+
+def _portable_ref(account: Any) -> str:
+    """The account's email when that names it alone (the same on another machine), else its id."""
+    from certify_tui.lifecycle.accounts import find_account
+
+    try:
+        return str(account.email) if find_account(account.email).id == account.id else str(account.id)
+    except UsageError:  # the email has accounts at several CAs
+        return str(account.id)
 
 
 DEFAULT_RULE_KEY = "defaults.challenge_rule"

@@ -1,4 +1,5 @@
-"""A bundle moves a certificate's fallback accounts with it (by account, not by this machine's ids)."""
+"""A bundle moves the fallback accounts (a certificate's, and the global default) by account, not by this machine's
+ids."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ def test_failover_accounts_survive_a_bundle_move(pebble: PebbleServer, tmp_path:
     ok(source, "cert", "add", "fb", "--domain", "fb.example.test", "--account", "first@example.com",
        "--fallback-account", "third@example.com", "--fallback-account", "second@example.com",
        "--option", "address=127.0.0.1", "--option", f"port={pebble.http_port}")
+    ok(source, "settings", "set", "fallback_accounts=second@example.com", "failover_after=2")
     phrase = tmp_path / "passphrase"
     phrase.write_text("a long enough passphrase for the test\n")
     bundle = tmp_path / "fb.bundle"
@@ -31,5 +33,7 @@ def test_failover_accounts_survive_a_bundle_move(pebble: PebbleServer, tmp_path:
     moved = ok(target, "cert", "show", "fb", "--json").json()
     assert moved["account"] == "first@example.com"
     assert moved["fallback_accounts"] == ["third@example.com", "second@example.com"]
+    settings = ok(target, "settings", "show", "--json").json()["settings"]
+    assert (settings["fallback_accounts"], settings["failover_after"]) == ("second@example.com", 2)
     again = ok(target, "import", "bundle", str(bundle), "--passphrase", f"@{phrase}", "--json", env=env).json()
     assert {item["state"] for item in again["items"]} == {"unchanged"}, again["items"]

@@ -125,7 +125,10 @@ def test_failover_uses_the_global_default_list_when_the_certificate_has_none(cor
         _fail("web", _unreachable())
     assert failover.attempt_account(get_certificate("web")).position == 0  # no fallback: it stays
     core.update_settings({"fallback_accounts": "third@example.org", "failover_after": 2})
-    assert core.settings()["fallback_accounts"] == str(Account.get(Account.email == "third@example.org").id)
+    assert core.settings()["fallback_accounts"] == "third@example.org"  # by email: a bundle moves it as it is
+    third = Account.get(Account.email == "third@example.org")
+    assert core.update_settings({"fallback_accounts": f"{third.id}, third@example.org"})[
+        "fallback_accounts"] == "third@example.org"
     assert failover.attempt_account(get_certificate("web")).account.email == "third@example.org"
     with pytest.raises(UsageError, match="No active account 'nobody@example.org'") as caught:
         core.update_settings({"fallback_accounts": "nobody@example.org"})
