@@ -9,7 +9,7 @@ import requests
 from acme import errors as acme_errors
 from acme import messages
 
-from certify_tui.errors import CAError, CertifyError, OperationError
+from certify_tui.errors import CAError, CertifyError, OperationError, ValidationFailed
 from certify_tui.polling import retry_after_seconds
 
 
@@ -64,6 +64,21 @@ def describe_problem(problem: messages.Error, identifier: str | None = None,
     return f"The CA refused: {text}"
 
 
+class CAUnreachable(OperationError):
+    """The CA (or the way to it) did not answer: unreachable, reset, timed out. Another CA may well answer."""
+
+
+SERVER_ERROR = "http-5xx"  # the problem_type given to a 5xx answer that carried no ACME problem document
+
+
+def _status_of(exc: acme_errors.ClientError) -> int | None:
+    response = exc.args[0] if exc.args else None
+    if isinstance(response, tuple) and response:  # (response, deserialization error)
+        response = response[0]
+    status = getattr(response, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
 def translate(exc: BaseException, *, url: str | None = None, identifier: str | None = None,
               retry_after: str | None = None) -> CertifyError:
     """Any exception raised while talking to a CA -> a CertifyError with a readable message."""
@@ -81,10 +96,14 @@ def translate(exc: BaseException, *, url: str | None = None, identifier: str | N
                   | ssl.SSLError | ConnectionError):
         # A reset or EOF in the middle of the handshake or the answer is the CA (or the path to it) going away,
         # not a trust problem: requests reports a handshake cut short as an SSLError all the same.
-        return OperationError(f"Cannot reach the CA at {where}: {_how_it_broke(exc)}.", detail=str(exc))
+        return CAUnreachable(f"Cannot reach the CA at {where}: {_how_it_broke(exc)}.", detail=str(exc))
     if isinstance(exc, requests.exceptions.Timeout):
-        return OperationError(f"The CA at {url or 'its URL'} did not answer in time.", detail=str(exc))
+        return CAUnreachable(f"The CA at {url or 'its URL'} did not answer in time.", detail=str(exc))
     if isinstance(exc, acme_errors.ClientError):
+        status = _status_of(exc)
+        if status is not None and status >= 500:
+            return CAError(f"The CA at {url or 'its URL'} failed with HTTP {status}: it may be down or overloaded.",
+                           problem_type=SERVER_ERROR, detail=str(exc))
         return CAError(f"Unexpected answer from the CA at {url or 'its URL'}.", detail=str(exc))
     if isinstance(exc, acme_errors.Error):
         return CAError(f"ACME error: {exc}", detail=repr(exc))
@@ -128,3 +147,22 @@ def _how_it_broke(exc: BaseException) -> str:
     if any(isinstance(c, ssl.SSLError) for c in causes):
         return "the TLS handshake broke off"
     return "connection failed"
+
+
+# What a failure says about the CA, for failover (lifecycle/failover.py): only the CA's own trouble counts, never a
+# validation failure, which another CA would not fix.
+CA_SIDE_PROBLEMS = frozenset({"serverInternal", SERVER_ERROR})
+VALIDATION_PROBLEMS = frozenset({"unauthorized", "connection", "dns", "caa", "incorrectResponse", "tls",
+                                 "rejectedIdentifier"})
+
+
+def failure_kind(error: CertifyError) -> str:
+    """"rate-limited", "ca-side" (unreachable, 5xx, serverInternal), "validation", or "other"."""
+    problem = getattr(error, "problem_type", None)
+    if problem == "rateLimited":
+        return "rate-limited"
+    if isinstance(error, CAUnreachable) or problem in CA_SIDE_PROBLEMS:
+        return "ca-side"
+    if isinstance(error, ValidationFailed) or problem in VALIDATION_PROBLEMS:
+        return "validation"
+    return "other"

@@ -103,6 +103,7 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         ("Not after", view["not_after"]), ("Renews", view["renews_at"]),
         ("Deployment", view["deploy_status"] and f"{view['deploy_status']} {view['deploy_error'] or ''}".strip()),
         ("Failures", view["failure_count"]), ("Last error", view["last_error"]),
+        *_failover_fields(view),
         *([("Problem", view["problem"])] if view["problem"] else []),
         *[(f"File {role}", path) for role, path in files.items()],
         ("Auto-renew", "yes" if view["auto_renew"] else "no"),
@@ -116,6 +117,17 @@ def _show(core: Core, args: argparse.Namespace) -> int:
         print(f"  {task['number']}. {safe_text(task['type'])}: {safe_text(task['title'])} "
               f"(runs on {task['trigger']})" + (f", credential {task['credential']}" if task.get("credential") else ""))
     return 0
+
+
+def _failover_fields(view: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Only what applies: who issued it (when known), the fallbacks, a rate limit, a CA-side failure streak."""
+    issued = view.get("issued_by")
+    return [
+        *([("Issued by", f"{issued['account']} ({issued['ca']})")] if issued else []),
+        *([("Fallback accounts", view["fallback_accounts"])] if view.get("fallback_accounts") else []),
+        *([("Rate limited until", view["rate_limited_until"])] if view.get("rate_limited_until") else []),
+        *([("CA-side failures", view["ca_failure_count"])] if view.get("ca_failure_count") else []),
+    ]
 
 
 def _renewal_text(renewal: dict[str, Any]) -> str:

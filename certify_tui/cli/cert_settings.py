@@ -27,6 +27,7 @@ OPTION_FIELDS = {
     "--site": "deployment_site", "--deploy-binding": "deployment_binding", "--renew-percent": "renewal", "--renew-days-before": "renewal",
     "--renew-days-after": "renewal", "--auto-renew": "auto_renew", "--no-auto-renew": "auto_renew",
     "--tag": "tags", "--add-tag": "tags", "--remove-tag": "tags", "--no-tags": "tags",
+    "--fallback-account": "fallback_accounts", "--no-fallback-accounts": "fallback_accounts",
 }
 _RENEWAL_OPTIONS: tuple[tuple[str, RenewalKind], ...] = (
     ("renew_percent", "percent"), ("renew_days_before", "days_before"), ("renew_days_after", "days_after"))
@@ -91,6 +92,12 @@ def _setting_options(parser: argparse.ArgumentParser) -> None:
                       help="renew automatically (the default)")
     auto.add_argument("--no-auto-renew", dest="auto_renew", action="store_const", const=False,
                       help="do not renew automatically")
+    fallback = parser.add_mutually_exclusive_group()
+    fallback.add_argument("--fallback-account", dest="fallback_accounts", action="append", metavar="EMAIL_OR_ID",
+                          help="an account at another CA to fail over to after repeated CA-side failures "
+                               "(repeat, in order; replaces the list; default: the fallback_accounts setting)")
+    fallback.add_argument("--no-fallback-accounts", dest="fallback_accounts", action="store_const", const=[],
+                          help="no fallback accounts of its own (the fallback_accounts setting applies)")
 
 
 def changes_from(args: argparse.Namespace) -> CertificateChanges:
@@ -104,7 +111,8 @@ def changes_from(args: argparse.Namespace) -> CertificateChanges:
         preferred_chain=args.preferred_chain, profile=args.profile, deployment_mode=args.deploy,
         deployment_site=args.site, deployment_binding=args.deploy_binding, renewal=renewal,
         auto_renew=args.auto_renew, tags=None if args.tags is None else tuple(args.tags),
-        add_tags=tuple(getattr(args, "add_tag", ())), remove_tags=tuple(getattr(args, "remove_tag", ())))
+        add_tags=tuple(getattr(args, "add_tag", ())), remove_tags=tuple(getattr(args, "remove_tag", ())),
+        fallback_accounts=None if args.fallback_accounts is None else tuple(args.fallback_accounts))
 
 
 def _add(core: Core, args: argparse.Namespace) -> int:

@@ -136,6 +136,7 @@ def _apply_certificate(plan: BundlePlan, item: BundleItem) -> ManagedCertificate
     cert.reuse_key, cert.auto_renew = bool(settings.get("reuse_key")), bool(settings.get("auto_renew", True))
     cert.preferred_chain, cert.profile = settings.get("preferred_chain"), settings.get("profile")
     cert.tags = sorted(str(tag) for tag in settings.get("tags") or [])
+    cert.fallback_accounts = [_account_of(plan, str(ref)).id for ref in settings.get("fallback_accounts") or []]
     cert.save(force_insert=existing is None)
     return cert
 

@@ -61,7 +61,15 @@ def certificate_settings(cert: ManagedCertificate) -> dict[str, Any]:
             "identifiers": list(cert.identifiers), "challenge_rules": rules, "key_type": cert.key_type,
             "reuse_key": cert.reuse_key, "preferred_chain": cert.preferred_chain, "profile": cert.profile,
             "deployment": deployment, "renewal": cert.renewal.to_json(), "auto_renew": cert.auto_renew,
-            "tags": sorted(cert.tags or [])}
+            "tags": sorted(cert.tags or []), **_fallbacks(cert)}
+
+
+def _fallbacks(cert: ManagedCertificate) -> dict[str, Any]:
+    """Its fallback accounts by ref, in order (left out when none, so older bundles compare the same)."""
+    if not cert.fallback_accounts:
+        return {}
+    by_id = {a.id: a for a in Account.select().where(Account.id.in_(cert.fallback_accounts))}
+    return {"fallback_accounts": [account_ref(by_id[i]) for i in cert.fallback_accounts if i in by_id]}
 
 
 def certificate_files(data: DataDir, cert: ManagedCertificate) -> dict[str, str] | None:

@@ -18,6 +18,7 @@ from certify_tui.errors import CertifyError, NotFoundError, UsageError, about, s
 from certify_tui.identifiers import check_identifiers
 from certify_tui.keys import DEFAULT_KEY_TYPE, check_key_type
 from certify_tui.lifecycle.accounts import find_account
+from certify_tui.lifecycle.failover import failover_view
 from certify_tui.lifecycle.settings import get_default_rule, get_settings
 from certify_tui.lifecycle.tags import check_tags, has_tags
 from certify_tui.model import (
@@ -75,6 +76,7 @@ class CertificateSpec:
     deployment_binding: str = "update"  # auto/single: "add-or-update" may add a TLS listener to an HTTP site
     tasks: list[TaskConfig] | None = None  # run in order; None keeps the stored ones
     tags: list[str] | None = None  # free labels (see tags.py); None keeps the stored ones
+    fallback_accounts: list[str] | None = None  # accounts (ids or emails) to fail over to, in order; None keeps them
 
 
 def check_tasks(tasks: Sequence[TaskConfig]) -> tuple[TaskConfig, ...]:
@@ -167,15 +169,31 @@ def build_certificate(spec: CertificateSpec, existing: ManagedCertificate | None
     with about("key_type"):
         key_type = check_key_type(spec.key_type)
     tags = list(cert.tags or []) if spec.tags is None else check_tags(spec.tags)
+    fallbacks = (list(cert.fallback_accounts or []) if spec.fallback_accounts is None
+                 else _checked_fallbacks(spec.fallback_accounts, acct))
     for key, value in dict(
         name=name, account=acct, primary_identifier=identifiers[0], identifiers=identifiers,
         challenge_rules=tuple(rules), key_type=key_type, reuse_key=spec.reuse_key,
         preferred_chain=(spec.preferred_chain or None), profile=(spec.profile or None),
         deployment=deployment, renewal=renewal,
-        auto_renew=spec.auto_renew, tags=tags,
+        auto_renew=spec.auto_renew, tags=tags, fallback_accounts=fallbacks,
     ).items():
         setattr(cert, key, value)
     return cert
+
+
+def _checked_fallbacks(refs: Sequence[str], primary: Account) -> list[int]:
+    """Each fallback a known active account other than the primary, once; stored as ids, in order."""
+    ids: list[int] = []
+    with about("fallback_accounts"):
+        for ref in refs:
+            account = find_account(ref)
+            if account.id == primary.id:
+                raise UsageError(f"{ref} is this certificate's own account: a fallback account must be another "
+                                 "one (at another CA).")
+            if account.id not in ids:
+                ids.append(account.id)
+    return ids
 
 
 def _checked_name(given: str, existing: ManagedCertificate | None) -> str:
@@ -303,6 +321,7 @@ def spec_of(cert: ManagedCertificate) -> CertificateSpec:
         preferred_chain=cert.preferred_chain, profile=cert.profile, renewal=cert.renewal,
         auto_renew=cert.auto_renew, deployment_mode=cert.deployment.mode, deployment_site=cert.deployment.site,
         deployment_binding=cert.deployment.binding, tasks=list(cert.deployment.tasks), tags=list(cert.tags or []),
+        fallback_accounts=[str(i) for i in cert.fallback_accounts or []],
     )
 
 
@@ -322,15 +341,15 @@ class CertificateRow(NamedTuple):
 def certificate_rows() -> list[CertificateRow]:
     m = ManagedCertificate
     fields = (m.name, m.primary_identifier, m.identifiers, m.status, m.not_before, m.not_after, m.renewal,
-              m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew)
+              m.ari_renew_at, m.next_attempt, m.failure_count, m.last_error, m.auto_renew, m.rate_limited_until)
     rows = []
     # execute(): peewee's stubs type tuples() rows as models; here they are plain tuples.
     query: Iterable[tuple[Any, ...]] = m.select(*fields).order_by(m.name).tuples().execute()
     for (name, primary, identifiers, status, not_before, not_after, renewal, ari_at, next_attempt, failures,
-         error, auto) in query:
+         error, auto, limited) in query:
         renews_at = policy.planned_renewal(status=status, not_before=not_before, not_after=not_after,
                                            renewal=renewal, ari_renew_at=ari_at, next_attempt=next_attempt,
-                                           failure_count=failures)
+                                           failure_count=failures, rate_limited_until=limited)
         rows.append(CertificateRow(name, primary, len(identifiers), status, not_after, renews_at, error, auto))
     return rows
 
@@ -338,7 +357,8 @@ def certificate_rows() -> list[CertificateRow]:
 def renews_at(cert: ManagedCertificate) -> datetime | None:
     return policy.planned_renewal(status=cert.status, not_before=cert.not_before, not_after=cert.not_after,
                                   renewal=cert.renewal, ari_renew_at=cert.ari_renew_at,
-                                  next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0)
+                                  next_attempt=cert.next_attempt, failure_count=cert.failure_count or 0,
+                                  rate_limited_until=cert.rate_limited_until)
 
 
 def list_certificates(tags: Sequence[str] = ()) -> list[ManagedCertificate]:
@@ -450,6 +470,7 @@ def _full_view(data: DataDir, cert: ManagedCertificate) -> dict[str, Any]:
                        if cert.ari_window_start else None),
         "failure_count": cert.failure_count,
         "last_error": cert.last_error,
+        **failover_view(cert, version),
         "versions": CertificateVersion.select().where(CertificateVersion.certificate == cert).count(),
         "files": {role: str(path) for role, path in files.live_files().items()} if files.has_live() else None,
         "problem": None,
@@ -460,4 +481,5 @@ _VIEW_KEYS = ("name", "identifiers", "primary_identifier", "status", "account", 
               "preferred_chain", "profile", "challenge_rules", "deployment", "renewal", "auto_renew", "tags", "serial",
               "fingerprint_sha256", "issuer", "not_before", "not_after", "date_issued", "last_attempt",
               "renews_at", "next_attempt", "renew_reason", "revoked_at", "revocation_reason", "deploy_status",
-              "deploy_error", "ari_window", "failure_count", "last_error", "versions", "files", "problem")
+              "deploy_error", "ari_window", "failure_count", "last_error", "fallback_accounts", "ca_failure_count",
+              "rate_limited_until", "issued_by", "versions", "files", "problem")

@@ -6,6 +6,7 @@ a plan a face showed is compared with the one built under the request's lease (s
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from certify_tui.certfiles import CertificateFiles
@@ -13,6 +14,7 @@ from certify_tui.challenges.rules import provider_from, rule_for
 from certify_tui.deploy import NO_SITE, DeploymentTargets, deployment_targets
 from certify_tui.errors import CertifyError, about
 from certify_tui.events import DEPLOY, ORDER, STORE, site_step_id, task_step_id, validation_step_id
+from certify_tui.lifecycle import failover
 from certify_tui.lifecycle.certificates import BINDING_CHOICES, DEPLOYMENT_MODES, renews_at
 from certify_tui.lifecycle.settings import get_settings
 from certify_tui.model import ChallengeRule, TaskConfig
@@ -24,9 +26,9 @@ from certify_tui.store.models import Account, ManagedCertificate
 
 def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
     """The plan for `cert` (stored, or built from a draft and not saved); reads, never writes."""
-    account: Account = cert.account
-    rules = list(cert.challenge_rules)
     warnings: list[str] = []
+    account = _account_for(cert, warnings)
+    rules = list(cert.challenge_rules)
     validations: list[ValidationStep] = []
     rule_of: dict[str, int] = {}
     for identifier in cert.identifiers:
@@ -68,6 +70,21 @@ def preview(data: DataDir, cert: ManagedCertificate) -> Plan:
         execution=Execution(account.id, tuple(rules), rule_of, targets, content),
         warnings=warnings,
     )
+
+
+def _account_for(cert: ManagedCertificate, warnings: list[str]) -> Account:
+    """The account this request orders with: the primary, or a fallback after CA-side failures (it says so),
+    and whether the CA asked to wait."""
+    if not cert.id:  # a draft: no failures, no fallbacks yet
+        primary: Account = cert.account
+        return primary
+    attempt = failover.attempt_account(cert)
+    if attempt.reason:
+        warnings.append(attempt.reason)
+    limited = failover.still_limited(cert, attempt.account, datetime.now(UTC))
+    if limited is not None:
+        warnings.append(f"{limited.message} (set by the CA's Retry-After)")
+    return attempt.account
 
 
 def _validation(rules: list[ChallengeRule], identifier: str) -> tuple[ValidationStep, int]:

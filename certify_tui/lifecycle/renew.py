@@ -20,9 +20,11 @@ from datetime import UTC, datetime
 import peewee
 
 from certify_tui.ca import ari
+from certify_tui.ca.problems import failure_kind
 from certify_tui.certfiles import CertificateFiles
 from certify_tui.challenges import http_listener
 from certify_tui.errors import CertifyError, Transient
+from certify_tui.lifecycle import failover
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.request import cached_session, request_certificate
 from certify_tui.oserrors import explain
@@ -37,14 +39,15 @@ log = logging.getLogger("certify_tui")
 @dataclass(frozen=True)
 class RenewOutcome:
     name: str
-    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, backoff, failed, deploy-failed
+    action: str  # renewed, not-due, would-renew (dry run), busy, skipped, backoff, rate-limited, failed,
+    # deploy-failed
     message: str
     serial: str | None = None
 
     @property
     def ok(self) -> bool:
         # A certificate waiting out a failure backoff is still failing: a cron run must not report success.
-        return self.action not in ("failed", "deploy-failed", "backoff")
+        return self.action not in ("failed", "deploy-failed", "backoff", "rate-limited")
 
 
 def due_names(now: datetime | None = None, limit: int = 1000) -> list[str]:
@@ -64,7 +67,8 @@ def auto_renewed_names() -> list[str]:
 
 def left_out(force: bool, now: datetime | None = None) -> list[RenewOutcome]:
     """What a run without names leaves out, each with its reason (so nothing is skipped silently):
-    with force, the certificates whose auto-renew is off; without, those waiting out a failure backoff."""
+    with force, the certificates whose auto-renew is off; without, those waiting out a failure backoff or a
+    CA's rate limit."""
     now = now or datetime.now(UTC)
     m = ManagedCertificate
     if force:
@@ -73,10 +77,16 @@ def left_out(force: bool, now: datetime | None = None) -> list[RenewOutcome]:
     rows = (m.select(m.name, m.failure_count, m.next_attempt, m.last_error)
             .where((m.auto_renew == True) & (m.status == "failed") & (m.failure_count > 0)  # noqa: E712
                    & (m.next_attempt > now)).order_by(m.next_attempt))
+    limited = (m.select(m.name, m.rate_limited_until).where((m.auto_renew == True)  # noqa: E712
+                                                            & (m.rate_limited_until > now))
+               .order_by(m.rate_limited_until))
     return [RenewOutcome(row.name, "backoff",
                          f"in failure backoff after {row.failure_count} failure(s), next try "
                          f"{row.next_attempt:%Y-%m-%d %H:%M} UTC; last error: {row.last_error or 'unknown'} "
-                         f"(renew it with --force to retry now)") for row in rows]
+                         f"(renew it with --force to retry now)") for row in rows] + [
+        RenewOutcome(row.name, "rate-limited", f"rate limited until {row.rate_limited_until:%Y-%m-%d %H:%M:%S} "
+                                               f"UTC: the CA asked to wait; the next try is then")
+        for row in limited]
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,9 @@ class Decision:
 
 def decide(data: DataDir, cert: ManagedCertificate, now: datetime) -> Decision:
     """Is renewal due now? Consults the CA's ARI window when it offers one; never fails the caller."""
+    if cert.rate_limited_until is not None and cert.rate_limited_until > now:  # before anything: the CA's word
+        until = cert.rate_limited_until
+        return Decision(False, f"rate limited until {until:%Y-%m-%d %H:%M:%S} UTC", until, until)
     if cert.not_before is None or cert.not_after is None:
         return Decision(True, "never issued")
     if cert.not_after <= now:
@@ -122,7 +135,7 @@ def _ari_window(data: DataDir, cert: ManagedCertificate, now: datetime) -> ari.R
     files = CertificateFiles(data.certificates, cert.name)
     if not files.has_live():
         return None
-    session = cached_session(cert.account)
+    session = cached_session(failover.issuing_account(cert))  # only the CA that issued it knows it
     if not ari.supports_ari(session):
         return None
     if cert.ari_recheck_at and cert.ari_recheck_at > now and cert.ari_window_start and cert.ari_window_end:
@@ -155,7 +168,7 @@ def renew_one(data: DataDir, name: str, *, force: bool = False, dry_run: bool = 
     except (leases.Busy, Transient) as exc:
         return RenewOutcome(name, "busy", exc.message)
     except CertifyError as exc:
-        return RenewOutcome(name, "failed", exc.message)
+        return RenewOutcome(name, "rate-limited" if failure_kind(exc) == "rate-limited" else "failed", exc.message)
     except (peewee.PeeweeException, OSError) as exc:  # e.g. the database cannot be written: disk full
         known = explain(exc, data.database_path, data.root)
         if known is None:

@@ -39,6 +39,7 @@ from certify_tui.deploy import (
 from certify_tui.errors import CAError, CertifyError, OperationError, StorageError, Transient
 from certify_tui.events import ORDER, STORE, Cancelled, ProgressCallback, RequestLog
 from certify_tui.keys import generate_key, key_to_pem, load_key
+from certify_tui.lifecycle import failover
 from certify_tui.lifecycle.accounts import session_for
 from certify_tui.lifecycle.certificates import get_certificate
 from certify_tui.lifecycle.planning import preview
@@ -100,7 +101,8 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
     cert.last_attempt = started
     cert.save()
     why = f" ({reason})" if reason else ""
-    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {cert.account.email}{why}")
+    via = failover.attempt_account(cert).account.email  # the primary, or the fallback a failover moved to
+    log.step("start", f"request for {len(cert.identifiers)} identifier(s) via {via}{why}")
     planned: Plan | None = None  # once there is one: the failure tasks are the plan's
     try:
         for action in repair.repair_certificate(data, cert):  # what a killed run left behind, before planning
@@ -146,6 +148,17 @@ def _plan_and_run(data: DataDir, cert: ManagedCertificate, log: RequestLog, reas
 def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: RequestLog) -> StoredVersion:
     files = CertificateFiles(data.certificates, cert.name)
     pending_key_path = files.base / PENDING_KEY
+
+    attempt = failover.attempt_account(cert)
+    if attempt.reason:
+        log.info(attempt.reason)
+    limited = failover.still_limited(cert, attempt.account, datetime.now(UTC))
+    if limited is not None:
+        raise limited  # the CA said when to come back: asking earlier only extends the limit
+    if cert.pending_order_url and not failover.same_ca(cert.pending_order_url, attempt.account.directory_url):
+        _forget_order(cert, pending_key_path)  # placed with another CA before a failover: start afresh here
+    session = cached_session(attempt.account)
+    replaces = _replaces(session, files, log, failover.issuing_account(cert))
     key_pem = _pending_key(cert, pending_key_path) or _new_key(plan, files, log)
     key = load_key(key_pem)
 
@@ -155,8 +168,6 @@ def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: R
         cert.pending_order_url = url
         cert.save()
 
-    session = cached_session(cert.account)
-    replaces = _replaces(session, files, log)
     with log.in_step(ORDER):  # and each identifier's validation, by the identifier its events name
         try:
             issued = acme_order.issue(
@@ -169,7 +180,8 @@ def _order_and_store(data: DataDir, cert: ManagedCertificate, plan: Plan, log: R
     log.check_cancelled()  # the last moment a cancel can still leave everything as it was
     with log.in_step(STORE):
         log.step("store", "verifying the chain and key, then switching the live files")
-        stored = store_version(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session))
+        stored = store_version(data, cert, files, issued.fullchain_pem, key_pem, ari.supports_ari(session),
+                               account_id=attempt.account.id)
         with contextlib.suppress(OSError):
             pending_key_path.unlink()  # only now: a crash before the commit resumes the same order
         log.step("store", f"live files updated in {files.live_dir}", ok=True)
@@ -194,7 +206,7 @@ def _providers(plan: Plan) -> Callable[[str], ChallengeProvider]:
 
 
 def store_version(data: DataDir, cert: ManagedCertificate, files: CertificateFiles, fullchain_pem: bytes,
-                  key_pem: bytes, ari_supported: bool) -> StoredVersion:
+                  key_pem: bytes, ari_supported: bool, account_id: int | None = None) -> StoredVersion:
     """Archive the version, then record it and switch `live` in one transaction, so the database and
     `live/` never disagree: the switch runs inside the transaction (a failed switch rolls the row back)
     and a failed commit switches `live` back. A crash at any point leaves the intent mark, and
@@ -208,7 +220,7 @@ def store_version(data: DataDir, cert: ManagedCertificate, files: CertificateFil
         try:
             with cert._meta.database.atomic():
                 cert.pending_order_url = None  # the order is finished with this version
-                _record_success(cert, stored, ari_supported)
+                _record_success(cert, stored, ari_supported, account_id)
                 files.switch_live(stored.directory)
                 switched = True
         except Exception as exc:
@@ -275,9 +287,12 @@ def _forget_order(cert: ManagedCertificate, pending_key_path: Path, *, save: boo
             cert.save()
 
 
-def _replaces(session: AcmeSession, files: CertificateFiles, log: RequestLog) -> str | None:
-    """The ARI id of the certificate this order replaces, when the CA speaks ARI."""
+def _replaces(session: AcmeSession, files: CertificateFiles, log: RequestLog, issuer: Account) -> str | None:
+    """The ARI id of the certificate this order replaces, when the CA speaks ARI and issued that certificate
+    (another CA does not know it: after a failover, or back to the primary)."""
     if not files.has_live() or not ari.supports_ari(session):
+        return None
+    if not failover.same_ca(session.directory_url, issuer.directory_url):
         return None
     try:
         return ari.cert_id(files.live_files()["cert"].read_bytes())
@@ -326,13 +341,15 @@ def _deploy(data: DataDir, cert: ManagedCertificate, stored: StoredVersion, targ
     return None
 
 
-def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_supported: bool) -> None:
+def _record_success(cert: ManagedCertificate, stored: StoredVersion, ari_supported: bool,
+                    account_id: int | None) -> None:
     now = datetime.now(UTC)
     with cert._meta.database.atomic():
         CertificateVersion.create(
             certificate=cert, version=stored.version, serial=stored.serial, not_before=stored.not_before,
             not_after=stored.not_after, fingerprint_sha256=stored.fingerprint_sha256,
-            issuer=stored.issuer, archive_dir=str(stored.directory), files=stored.files)
+            issuer=stored.issuer, archive_dir=str(stored.directory), files=stored.files, account_id=account_id)
+        failover.record_success(cert)
         cert.status = "valid"
         cert.revoked_at = cert.revocation_reason = None  # those described the version this one replaces
         cert.date_issued = now
@@ -360,10 +377,17 @@ def _record_failure(cert: ManagedCertificate, error: CertifyError, log: RequestL
 
 def _save_failure(cert: ManagedCertificate, error: CertifyError) -> None:
     now = datetime.now(UTC)
+    if failover.record_failure(cert, error, now):  # a rate limit: a wait the CA set, not a failure to count
+        cert.save()
+        return
     cert.failure_count = (cert.failure_count or 0) + 1
     cert.last_error = error.message
     cert.status = "failed"  # the live files (if any) still work until not_after, which faces show beside it
     lifetime = (cert.not_after - cert.not_before) if cert.not_before and cert.not_after else None
     cert.next_attempt = policy.retry_after_failure(cert.failure_count, now, lifetime)
     cert.renew_reason = f"retry after failure {cert.failure_count}"
+    if failover.fails_over_now(cert):
+        attempt = failover.attempt_account(cert)  # the next account, at once (round to the primary after the last)
+        cert.next_attempt = now
+        cert.renew_reason = attempt.reason or f"back to {attempt.account.email} after the fallback accounts failed"
     cert.save()

@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from certify_tui.errors import UsageError, about
 from certify_tui.model import ChallengeRule
 from certify_tui.notify_channels import SMTP_SECURITY
 from certify_tui.plugins import Param, Plugin
@@ -72,7 +73,18 @@ class AppSettings(Plugin):
                    "/etc/httpd/conf/httpd.conf. Empty: discovered (apachectl -V, the usual paths); off: no Apache."),
         Param("https_port", "HTTPS port for new listeners", type="int", default=443, minimum=1, maximum=65535,
               help="The port the add-or-update deployment binding gives an HTTP-only site's new TLS listener."),
+        Param("fallback_accounts", "Fallback accounts (other CAs)", type="str", default="",
+              help="Accounts (ids or emails, in order, separated by commas) a certificate fails over to after "
+                   "repeated CA-side failures, when it lists none of its own (cert set --fallback-account)."),
+        Param("failover_after", "Fail over after (CA-side failures)", type="int", default=3, minimum=1, maximum=100,
+              help="Consecutive CA-side failures (unreachable, 5xx, serverInternal; never validation failures) "
+                   "before the next attempt uses the next fallback account."),
     )
+
+
+def split_accounts(text: str) -> list[str]:
+    """The account references of a list setting: ids or emails separated by commas or spaces."""
+    return [ref for ref in text.replace(",", " ").split() if ref]
 
 
 def get_settings() -> dict[str, Any]:
@@ -86,6 +98,12 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
     # Only the changed keys are checked as input: a stored path whose file went away since does not
     # block changing another setting.
     values.update(AppSettings.check_input({key: values[key] for key in changes if key in values}))
+    if "fallback_accounts" in changes:
+        from certify_tui.lifecycle.accounts import find_account
+
+        with about("fallback_accounts"):  # each a known account, stored by email (a bundle moves it) unless ambiguous
+            values["fallback_accounts"] = ", ".join(dict.fromkeys(
+                _portable_ref(find_account(ref)) for ref in split_accounts(values["fallback_accounts"])))
     secret = {p.key for p in AppSettings.params if p.secret}
     with Setting._meta.database.atomic():
         for key, plain in values.items():
@@ -94,6 +112,16 @@ def update_settings(changes: dict[str, Any]) -> dict[str, Any]:
                 conflict_target=[Setting.key], update={Setting.value: value,
                                                        Setting.updated_at: datetime.now(UTC)}).execute()
     return values
+
+
+def _portable_ref(account: Any) -> str:
+    """The account's email when that names it alone (the same on another machine), else its id."""
+    from certify_tui.lifecycle.accounts import find_account
+
+    try:
+        return str(account.email) if find_account(account.email).id == account.id else str(account.id)
+    except UsageError:  # the email has accounts at several CAs
+        return str(account.id)
 
 
 DEFAULT_RULE_KEY = "defaults.challenge_rule"

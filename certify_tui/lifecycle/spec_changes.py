@@ -40,6 +40,7 @@ class CertificateChanges:
     tags: tuple[str, ...] | None = None  # the whole list, replaced (an empty one clears them)
     add_tags: tuple[str, ...] = ()  # then these are added...
     remove_tags: tuple[str, ...] = ()  # ...and these removed
+    fallback_accounts: tuple[str, ...] | None = None  # the whole list, in order (an empty one clears it)
 
     @classmethod
     def from_json(cls, body: Mapping[str, Any]) -> CertificateChanges:
@@ -56,8 +57,7 @@ class CertificateChanges:
                 continue
             if key in _LISTS:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                    raise UsageError(f"'{key}' must be a list of {'names' if _LISTS[key] == 'domains' else 'tags'}.",
-                                     field=_LISTS[key])
+                    raise UsageError(f"'{key}' must be a list of {_LIST_ITEMS[_LISTS[key]]}.", field=_LISTS[key])
                 values[key] = tuple(value)
             elif key in ("reuse_key", "auto_renew"):
                 if not isinstance(value, bool):
@@ -73,7 +73,9 @@ class CertificateChanges:
 
 
 _LISTS = {"domains": "domains", "add_domains": "domains", "remove_domains": "domains",
-          "tags": "tags", "add_tags": "tags", "remove_tags": "tags"}  # list settings -> the field they change
+          "tags": "tags", "add_tags": "tags", "remove_tags": "tags",
+          "fallback_accounts": "fallback_accounts"}  # list settings -> the field they change
+_LIST_ITEMS = {"domains": "names", "tags": "tags", "fallback_accounts": "accounts (ids or emails)"}
 
 
 def _renewal_from_json(value: object) -> RenewalPolicy:
@@ -117,6 +119,8 @@ def apply_changes(spec: CertificateSpec, changes: CertificateChanges) -> Certifi
                  else renewal_policy(changes.renewal.kind, changes.renewal.value)),
         auto_renew=_given(changes.auto_renew, spec.auto_renew),
         tags=_tags(spec.tags, changes),
+        fallback_accounts=(spec.fallback_accounts if changes.fallback_accounts is None
+                           else list(changes.fallback_accounts)),
     )
 
 

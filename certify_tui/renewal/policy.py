@@ -31,9 +31,13 @@ def renewal_due(not_before: datetime, not_after: datetime, renewal: RenewalPolic
 
 def planned_renewal(*, status: str, not_before: datetime | None, not_after: datetime | None,
                     renewal: RenewalPolicy | None, ari_renew_at: datetime | None = None,
-                    next_attempt: datetime | None = None, failure_count: int = 0) -> datetime | None:
-    """When renewal is planned, for people: the retry time after a failure, else the policy's due time,
-    brought forward to the CA's ARI pick when that is earlier. None before the first issuance."""
+                    next_attempt: datetime | None = None, failure_count: int = 0,
+                    rate_limited_until: datetime | None = None) -> datetime | None:
+    """When renewal is planned, for people: the end of a CA's rate limit, else the retry time after a failure,
+    else the policy's due time, brought forward to the CA's ARI pick when that is earlier. None before the first
+    issuance."""
+    if rate_limited_until is not None and next_attempt is not None and next_attempt >= rate_limited_until:
+        return next_attempt  # not before the CA said (a passed limit leaves next_attempt to the rest)
     if status == "failed" and failure_count and next_attempt is not None:
         return next_attempt
     if not_before is None or not_after is None:

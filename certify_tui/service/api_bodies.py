@@ -72,7 +72,9 @@ _FIELD_NOTES = {
     "tags": "the whole list of tags, replaced ([] clears them)", "add_tags": "tags added",
     "remove_tags": "tags removed",
     "account": "the account's email or id", "preferred_chain": "issuer CN of the preferred chain ('' none)",
-    "profile": "the ACME profile ('' none)", "deployment_site": "the site id, for the single mode (GET /api/sites)",
+    "profile": "the ACME profile ('' none)",
+    "fallback_accounts": "accounts (emails or ids) at other CAs to fail over to, in order, after repeated "
+                         "CA-side failures ([] clears them: the fallback_accounts setting applies)", "deployment_site": "the site id, for the single mode (GET /api/sites)",
 }
 _FIELD_ENUMS: dict[str, list[str]] = {"key_type": list(KEY_TYPES), "deployment_mode": list(DEPLOYMENT_MODES)}
 CREATE_ONLY = {"challenge": {"type": "string", "default": "http-01"}, "provider": {"type": ["string", "null"]},

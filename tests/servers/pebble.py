@@ -331,6 +331,10 @@ class PebbleServer:
             log.close()
         self._procs, self._logs = [], []
 
+    def go_down(self) -> None:
+        """Stop the CA's processes but keep its files (trust bundle, log): a CA that went down, for failover."""
+        self._stop_procs()
+
     def stop(self) -> None:
         self._stop_procs()
         if self._tmp is not None:

@@ -40,6 +40,7 @@ FIELD_OPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
     "deployment_binding": {"cert add": ("--deploy-binding",), "cert set": ("--deploy-binding",)},
     "tags": {"cert add": ("--tag",), "cert set": ("--tag", "--add-tag", "--remove-tag", "--no-tags"),
              "cert list": ("--tag",), "export csv": ("--tag",)},
+    "fallback_accounts": {cmd: ("--fallback-account", "--no-fallback-accounts") for cmd in ("cert add", "cert set")},
     "tasks": {"cert task add": ("--type", "--option", "--title", "--trigger", "--retries", "--retry-delay",
                                 "--stop-on-failure"),
               "cert task remove": ("number",), "cert task move": ("number", "--to"), "cert task list": ("name",)},

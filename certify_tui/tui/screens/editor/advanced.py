@@ -1,4 +1,5 @@
-"""Step 4, Advanced: the key, the chain and profile asked of the CA, and when (and whether) to renew."""
+"""Step 4, Advanced: the key, the chain and profile asked of the CA, when (and whether) to renew, and the
+accounts at other CAs to fail over to."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from textual.widgets import Checkbox, Input, Label, Select
 
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle.certificates import CertificateSpec, renewal_policy
+from certify_tui.lifecycle.settings import split_accounts
 from certify_tui.model import RenewalPolicy
 from certify_tui.tui.screens.editor.steps import row
 
@@ -22,7 +24,8 @@ RENEWAL_KINDS = (("% of the lifetime", "percent"), ("days before expiry", "days_
 
 
 class AdvancedStep(VerticalScroll):
-    """Edits `key_type`, `reuse_key`, `preferred_chain`, `profile`, `renewal` and `auto_renew`."""
+    """Edits `key_type`, `reuse_key`, `preferred_chain`, `profile`, `renewal`, `auto_renew` and
+    `fallback_accounts`."""
 
     app: CertifyApp
     loaded = False  # the renewal is checked as typed once the stored value is shown
@@ -39,6 +42,8 @@ class AdvancedStep(VerticalScroll):
                   Select[str](RENEWAL_KINDS, allow_blank=False, id="renewal-kind", compact=True))
         yield Label("", id="renewal-error", classes="indented", markup=False)
         yield row("", Checkbox("Renew automatically", id="auto-renew", compact=True))
+        yield row("Fall back to", Input(placeholder="accounts at other CAs: ids or emails, comma separated "
+                                                    "(optional)", id="fallback-accounts", compact=True))
 
     def on_mount(self) -> None:
         self.query_one("#renewal-error").display = False
@@ -56,6 +61,7 @@ class AdvancedStep(VerticalScroll):
             self.query_one("#renewal-kind", Select).value = kind if kind in kinds else "percent"
             self.query_one("#renewal-value", Input).value = f"{float(amount):g}"
             self.query_one("#auto-renew", Checkbox).value = spec.auto_renew
+            self.query_one("#fallback-accounts", Input).value = ", ".join(spec.fallback_accounts or [])
         self.loaded = True
         self._renewal_changed()
 
@@ -67,6 +73,7 @@ class AdvancedStep(VerticalScroll):
         spec.profile = self.query_one("#profile", Input).value.strip() or None
         spec.renewal, error = self.renewal()
         spec.auto_renew = self.query_one("#auto-renew", Checkbox).value
+        spec.fallback_accounts = split_accounts(self.query_one("#fallback-accounts", Input).value)
         return error
 
     def comparable(self) -> dict[str, Any]:

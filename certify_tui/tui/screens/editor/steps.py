@@ -20,7 +20,7 @@ FIELD_STEPS = {
     "deployment_mode": "deployment", "deployment_site": "deployment", "deployment_binding": "deployment",
     "tasks": "deployment",
     "key_type": "advanced", "reuse_key": "advanced", "preferred_chain": "advanced", "profile": "advanced",
-    "renewal": "advanced", "auto_renew": "advanced",
+    "renewal": "advanced", "auto_renew": "advanced", "fallback_accounts": "advanced",
 }
 
 
