@@ -3,7 +3,8 @@
 Every request is passed to Pebble with the Host the client used, so Pebble's URLs (directory, Location, Link)
 and its check of each JWS `url` name the proxy: the client talks ACME to the proxy end to end. While `limit()`
 is in force, a newOrder gets HTTP 429 with an ACME rateLimited problem and Retry-After, as Let's Encrypt sends.
-The proxy keeps the time of every newOrder it saw (answered or refused).
+The proxy keeps the time of every newOrder it saw (answered or refused). `go_down()` / `come_back()` stop and
+restart it on the same port: a CA outage that Pebble (which forgets its accounts when restarted) survives.
 """
 
 from __future__ import annotations
@@ -28,12 +29,17 @@ class RateLimitProxy:
         self.refused: list[float] = []  # those answered rateLimited
         self._limit: tuple[int, str] | None = None
         self._lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(str(pebble.workdir / "pebble-cert.pem"), str(pebble.workdir / "pebble-key.pem"))
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = self._listen(0)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _listen(self, port: int) -> ThreadingHTTPServer:
+        server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(self.pebble.workdir / "pebble-cert.pem"),
+                                str(self.pebble.workdir / "pebble-key.pem"))
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        return server
 
     @property
     def directory_url(self) -> str:
@@ -46,6 +52,15 @@ class RateLimitProxy:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def go_down(self) -> None:
+        """The CA is stopped: connections to it are refused until `come_back()` (Pebble keeps its accounts)."""
+        self.stop()
+
+    def come_back(self) -> None:
+        self.server = self._listen(self.port)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
 
     def limit(self, retry_after: int, detail: str = "too many certificates already issued for this exact set "
                                                      "of identifiers") -> None:
