@@ -11,8 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from integration.helpers import open_core
+from servers.common import free_port
 from servers.nginx import NginxNotFound, NginxServer
 from servers.pebble import PebbleNotFound, PebbleServer
+
+from certify_tui.lifecycle import Core
+from certify_tui.service.api import ApiServer
 
 
 def _start_pebble(**kwargs: bool) -> PebbleServer:
@@ -46,6 +51,20 @@ def pebble_eab() -> Iterator[PebbleServer]:
 def data_dir(tmp_path: Path) -> Path:
     """A not-yet-created data folder, so code under test must create it itself."""
     return tmp_path / "data"
+
+
+@pytest.fixture
+def core(data_dir: Path) -> Iterator[Core]:
+    """The core on this test's data folder, closed afterwards (a test file may define its own)."""
+    yield from open_core(data_dir)
+
+
+@pytest.fixture
+def api(core: Core) -> Iterator[ApiServer]:
+    """The local API over `core`, on a free loopback port."""
+    server = ApiServer(core, port=free_port()).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from integration.helpers import add_account, add_standalone_cert, mode_of, open_core, standalone
+from integration.helpers import add_account, add_standalone_cert, mode_of, standalone
 from servers.pebble import PebbleServer
 
 from certify_tui.ca.presets import PRESETS
@@ -17,11 +16,6 @@ from certify_tui.keys import load_key
 from certify_tui.lifecycle import Core
 
 pytestmark = pytest.mark.pebble
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def test_plain_registration(core: Core, pebble: PebbleServer, data_dir: Path) -> None:

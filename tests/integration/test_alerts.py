@@ -62,11 +62,6 @@ def inbox() -> Iterator[tuple[_Inbox, int]]:
         controller.stop()
 
 
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
-
-
 def _smtp_only(core: Core, port: int) -> None:
     """What a user who only set an SMTP server has: the default alert policy."""
     core.update_settings({"notify_urls": f"mailto://127.0.0.1:{port}?mode=insecure&from=certify@example.com"

@@ -9,14 +9,13 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from integration.helpers import add_account, add_standalone_cert, unique
 from servers.common import free_port
 from servers.pebble import PebbleServer
 
@@ -52,18 +51,6 @@ def _samples(text: str) -> dict[tuple[str, str | None], float]:
         labels = dict(_LABEL.findall(m.group(2) or ""))
         out[(m.group(1), labels.get("name"))] = float(m.group(3))
     return out
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
-
-
-@pytest.fixture
-def api(core: Core) -> Iterator[ApiServer]:
-    server = ApiServer(core, port=free_port()).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -4,13 +4,10 @@ changes nothing."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import requests
-from integration.helpers import add_account, add_standalone_cert, open_core, unique
-from servers.common import free_port
+from integration.helpers import add_account, add_standalone_cert, unique
 from servers.pebble import PebbleServer
 
 from certify_tui.lifecycle import Core
@@ -18,18 +15,6 @@ from certify_tui.service.api import ApiServer
 from certify_tui.service.discovery import read_token
 
 PASSPHRASE = "correct horse battery staple"
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
-
-
-@pytest.fixture
-def api(core: Core) -> Iterator[ApiServer]:
-    server = ApiServer(core, port=free_port()).start()
-    yield server
-    server.stop()
 
 
 def test_bundle_export_and_import_through_the_api(core: Core, api: ApiServer, data_dir: Path, tmp_path: Path,

@@ -11,7 +11,6 @@ from integration.helpers import (
     PebbleLog,
     add_account,
     add_standalone_cert,
-    open_core,
     standalone,
     start_cli,
     unique,
@@ -32,11 +31,6 @@ def first_ca() -> Iterator[PebbleServer]:
     server = PebbleServer().start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def test_failover_to_the_second_ca_after_three_ca_side_failures(core: Core, first_ca: PebbleServer,

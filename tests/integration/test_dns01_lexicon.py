@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from integration import helpers
-from integration.helpers import add_account, leaf_of, open_core, san_names, unique, verify_issued
+from integration.helpers import add_account, leaf_of, san_names, unique, verify_issued
 from servers.pebble import PebbleNotFound, PebbleServer
 from servers.powerdns import PowerDnsNotFound, PowerDnsServer
 
@@ -175,11 +175,6 @@ def test_unknown_zone_is_a_clear_error(pdns: PowerDnsServer) -> None:
     provider = provider_class("powerdns")({**pdns.lexicon_options(), "zone": "missing.test"})
     with pytest.raises(OperationError, match=r"'not found' \(HTTP 404\) for zone missing.test"):
         provider.create_txt(TxtRecord("_acme-challenge.missing.test", "v", "missing.test"), _Log())
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def _add_cert(core: Core, name: str, domains: list[str], options: dict[str, Any]) -> None:

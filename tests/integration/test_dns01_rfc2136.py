@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from integration import helpers
-from integration.helpers import add_account, leaf_of, open_core, san_names, unique, verify_issued
+from integration.helpers import add_account, leaf_of, san_names, unique, verify_issued
 from servers.bind import DELEGATED_ZONE, ZONE, BindServer, start_bind_or_skip
 from servers.pebble import PebbleNotFound, PebbleServer
 
@@ -45,11 +45,6 @@ def dns_pebble(bind: BindServer) -> Iterator[PebbleServer]:
     server.start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def options(bind: BindServer, **extra: Any) -> dict[str, Any]:

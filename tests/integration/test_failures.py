@@ -17,7 +17,6 @@ from integration.helpers import (
     add_account,
     add_standalone_cert,
     live_bytes,
-    open_core,
     public_bytes,
     san_names,
     standalone,
@@ -38,11 +37,6 @@ from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.accounts import session_for
 
 pytestmark = pytest.mark.pebble
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 

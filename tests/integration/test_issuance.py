@@ -7,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from integration.helpers import (
     add_standalone_cert,
     leaf_of,
     mode_of,
-    open_core,
     public_bytes,
     san_names,
     verify_issued,
@@ -33,11 +31,6 @@ from certify_tui.events import ProgressEvent
 from certify_tui.lifecycle import Core
 
 pytestmark = pytest.mark.pebble
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def test_two_names_standalone(core: Core, pebble: PebbleServer, data_dir: Path) -> None:

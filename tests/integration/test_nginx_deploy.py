@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from integration.helpers import add_account, add_standalone_cert, unique
 from servers.nginx import NginxServer, self_signed
 from servers.pebble import PebbleServer
 
@@ -36,11 +35,6 @@ class Log:
 
     def step(self, step: str, message: str, identifier: str | None = None, ok: bool | None = None) -> None:
         self.lines.append(f"{step}: {message}")
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def _site(nginx: NginxServer, host: str = HOST) -> Site:

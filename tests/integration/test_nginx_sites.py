@@ -8,12 +8,11 @@ import os
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from integration.helpers import add_account, add_standalone_cert, open_core, unique
+from integration.helpers import add_account, add_standalone_cert, unique
 from integration.test_cli import add_account as cli_add_account
 from integration.test_cli import cli
 from integration.test_cli import ok as cli_ok
@@ -26,11 +25,6 @@ from certify_tui.lifecycle import Core
 
 HOST = "a.example.test"
 OTHER = "other.example.test"
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import requests
-from integration.helpers import open_core
 from servers.common import free_port
 from servers.notify_receivers import smtp_server, webhook_server
 
@@ -18,11 +17,6 @@ from certify_tui.service.api import ApiServer
 from certify_tui.service.discovery import read_token
 
 USER, PASSWORD = "api-mailer", "Api-Sm7p-Pa55-0b1"
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from helpers import add_account, add_standalone_cert, open_core, standalone, unique
+from helpers import add_account, add_standalone_cert, standalone, unique
 from servers.common import free_port
 from servers.pebble import PebbleServer
 
@@ -21,11 +21,6 @@ from certify_tui.service.api import ApiServer
 from certify_tui.service.discovery import read_token
 
 ORDER_STEPS = ("order", "authorization", "validation", "finalize", "download", "store", "deploy", "task")
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 @pytest.fixture

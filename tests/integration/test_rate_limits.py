@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from integration.helpers import add_standalone_cert, open_core, start_cli, unique
+from integration.helpers import add_standalone_cert, start_cli, unique
 from servers.pebble import PebbleServer
 from servers.rate_limit_proxy import RateLimitProxy
 
@@ -27,11 +27,6 @@ def proxy(pebble: PebbleServer) -> Iterator[RateLimitProxy]:
     server = RateLimitProxy(pebble).start()
     yield server
     server.stop()
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def test_rate_limit_no_new_order_before_retry_after(core: Core, pebble: PebbleServer, proxy: RateLimitProxy,

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 from integration.helpers import CLI, add_account, add_standalone_cert, open_core, unique
-from servers.common import free_port
 from servers.pebble import PebbleServer
 
 from certify_tui.ca.client import AcmeSession
@@ -173,18 +172,6 @@ def test_renew_replaces_first_then_revokes_the_old(data_dir: Path, pebble: Pebbl
 
 
 # -- the API --------------------------------------------------------------------------------------
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
-
-
-@pytest.fixture
-def api(core: Core) -> Iterator[ApiServer]:
-    server = ApiServer(core, port=free_port()).start()
-    yield server
-    server.stop()
-
 
 def test_api_revoke_route(core: Core, api: ApiServer, data_dir: Path, pebble: PebbleServer) -> None:
     add_account(core, pebble)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import stat
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from integration.helpers import add_account, leaf_of, open_core, san_names, unique, verify_issued
+from integration.helpers import add_account, leaf_of, san_names, unique, verify_issued
 from servers.pebble import PebbleServer
 
 from certify_tui.challenges import get_provider
@@ -24,11 +23,6 @@ from certify_tui.lifecycle import Core
 pytestmark = pytest.mark.pebble
 
 RECORD = TxtRecord("_acme-challenge.example.com", "v4lue-123", "example.com")
-
-
-@pytest.fixture
-def core(data_dir: Path) -> Iterator[Core]:
-    yield from open_core(data_dir)
 
 
 def write_script(folder: Path, name: str, body: str) -> Path:
