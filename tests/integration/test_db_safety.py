@@ -121,7 +121,9 @@ def running_service(data: Path) -> Iterator[subprocess.Popen[bytes]]:
 def _service_start_and_stop(data: Path) -> None:
     with running_service(data) as proc:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=30) == 0
+        # It finishes its first due-check before exiting; the time limit only catches a hang (a loaded machine
+        # took over 30 s once), the exit code is what is tested.
+        assert proc.wait(timeout=120) == 0
 
 
 def test_backup_with_fewer_certificates_keeps_the_fuller_one(data: Path) -> None:
