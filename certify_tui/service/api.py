@@ -177,12 +177,14 @@ class ApiServer:
                     else:
                         channel.handle_close()
 
+        # Requests in flight finish first: a task thread pulls the trigger when its response is ready, and a
+        # trigger already closed made waitress log a traceback (EBADF) into the service log.
+        server.task_dispatcher.shutdown(timeout=5)
         if thread is not None and thread.is_alive():
             server.trigger.pull_trigger(close_all)
             thread.join(timeout=10)
         if server._map:  # the loop never ran (or is gone): close from here
             close_all()
-        server.task_dispatcher.shutdown(timeout=5)
 
     def _write_service_file(self) -> None:
         assert self.started_at is not None
