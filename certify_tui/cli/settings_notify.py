@@ -7,13 +7,11 @@ The SMTP password is read from `--password @FILE` or `--password env:VAR`, or as
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 from typing import Any
 
+from certify_tui.cli.options import asked_secret, pointed_secret
 from certify_tui.cli.output import print_fields, print_json
 from certify_tui.cli.parser import EXIT_FAILED
-from certify_tui.errors import UsageError
 from certify_tui.lifecycle import Core
 from certify_tui.lifecycle.notify_settings import CHANNEL_KINDS, DEFAULT_SMTP_CREDENTIAL
 from certify_tui.plugins.option_values import ENV_PREFIX, FILE_PREFIX, resolve_value
@@ -73,17 +71,8 @@ def password_from(source: str | None) -> str | None:
     if source is None:
         return None
     if source != _ASK:
-        if not source.startswith((FILE_PREFIX, ENV_PREFIX)) or source in (FILE_PREFIX, ENV_PREFIX):
-            raise UsageError("Give the password as --password @FILE or --password env:VAR (or --password alone to "
-                             "be asked): never as it is on the command line.", field="password")
-        return resolve_value("password", source)
-    if not sys.stdin.isatty():
-        raise UsageError("No password: give --password @FILE or --password env:VAR (no terminal to ask at).",
-                         field="password")
-    try:
-        return getpass.getpass("SMTP password (not shown): ")
-    except EOFError:
-        raise UsageError("No password was typed.", field="password") from None
+        return pointed_secret(source, name="password", option="--password", ask_hint="or --password alone to be asked")
+    return asked_secret("password", "--password", "SMTP password (not shown): ")
 
 
 def _print_view(view: dict[str, Any], as_json: bool) -> None:

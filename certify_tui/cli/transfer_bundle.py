@@ -6,14 +6,12 @@ The passphrase is asked for (twice on export) at a terminal, or read from `--pas
 from __future__ import annotations
 
 import argparse
-import getpass
-import sys
 
+from certify_tui.cli.options import asked_secret, pointed_secret
 from certify_tui.cli.output import print_json, print_table
 from certify_tui.cli.parser import Subcommands
 from certify_tui.errors import UsageError
 from certify_tui.lifecycle import Core
-from certify_tui.plugins.option_values import ENV_PREFIX, FILE_PREFIX, resolve_value
 
 _PASSPHRASE_HELP = "@FILE (the file's content) or env:VAR; without it, asked at the terminal"
 
@@ -43,20 +41,11 @@ def register_export(sub: Subcommands) -> None:
 def passphrase_from(source: str | None, *, confirm: bool) -> str:
     """The passphrase from `@FILE` / `env:VAR`, else typed at a terminal (twice when `confirm`)."""
     if source is not None:
-        pointer = next((p for p in (FILE_PREFIX, ENV_PREFIX) if source.startswith(p)), None)
-        if pointer is None or len(source) == len(pointer):
-            raise UsageError("Give the passphrase as --passphrase @FILE or --passphrase env:VAR (or leave the "
-                             "option out to be asked): never as it is on the command line.", field="passphrase")
-        return resolve_value("passphrase", source)
-    if not sys.stdin.isatty():
-        raise UsageError("No passphrase: give --passphrase @FILE or --passphrase env:VAR (no terminal to ask at).",
-                         field="passphrase")
-    try:
-        typed = getpass.getpass("Bundle passphrase (not shown): ")
-        if confirm and getpass.getpass("The same passphrase again: ") != typed:
-            raise UsageError("The two passphrases differ: nothing was written.", field="passphrase")
-    except EOFError:
-        raise UsageError("No passphrase was typed.", field="passphrase") from None
+        return pointed_secret(source, name="passphrase", option="--passphrase",
+                              ask_hint="or leave the option out to be asked")
+    typed = asked_secret("passphrase", "--passphrase", "Bundle passphrase (not shown): ")
+    if confirm and asked_secret("passphrase", "--passphrase", "The same passphrase again: ") != typed:
+        raise UsageError("The two passphrases differ: nothing was written.", field="passphrase")
     return typed
 
 
